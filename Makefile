@@ -1,0 +1,42 @@
+# Two commands do all of the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Downloads (pip wheels, later Maven and Debian artifacts) are cached outside the repo.
+export PAGEVIEWS_CACHE ?= $(HOME)/.cache/pageviews
+export PIP_CACHE_DIR ?= $(PAGEVIEWS_CACHE)/pip
+
+.PHONY: run test lint typecheck unit install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps re-run pip only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dashboard]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dashboard,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# The embedded pipeline on the live generator; Ctrl-C stops it, the same command resumes.
+run: install
+	$(BIN)/pageviews run $(ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q -ra
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,249 @@
+"""The `pageviews` command line: a thin layer over the library.
+
+Domain errors become one clean message and exit code 2, in `main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import duckdb
+
+from pageviews.config import WindowConfig
+from pageviews.pipeline import PipelineError, RunOptions, RunStats, run_pipeline
+from pageviews.sources.inputs import InputSpec
+from pageviews.store.duckdb_store import StoreError
+from pageviews.timefmt import format_ms, parse_duration_ms
+
+DEFAULT_DATA_DIR = os.environ.get("PAGEVIEWS_DATA_DIR", "data")
+DEFAULT_LIVE_RATE = 1_000.0
+
+
+class UsageError(Exception):
+    """Options that do not fit together."""
+
+
+def _add_window_options(parser: argparse.ArgumentParser) -> None:
+    defaults = WindowConfig()
+    group = parser.add_argument_group("windows (durations like 250ms, 30s, 5m, 1h)")
+    for flag, attr in (
+        ("--lateness", "lateness_ms"),
+        ("--tumbling", "tumbling_ms"),
+        ("--hop-size", "hopping_size_ms"),
+        ("--hop-step", "hopping_step_ms"),
+        ("--session-gap", "session_gap_ms"),
+        ("--user-session-gap", "user_session_gap_ms"),
+        ("--country-window", "country_ms"),
+    ):
+        group.add_argument(
+            flag,
+            dest=attr,
+            type=parse_duration_ms,
+            default=getattr(defaults, attr),
+            help=f"default {getattr(defaults, attr) // 1000}s",
+        )
+
+
+def _window_config(args: argparse.Namespace) -> WindowConfig:
+    return WindowConfig(**{name: getattr(args, name) for name in WindowConfig.__dataclass_fields__})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pageviews",
+        description="Real-time page-view analytics in event time (embedded DuckDB runtime).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline on a file, stdin, or the generator")
+    run.add_argument("--input", help="JSONL file to replay, or - for stdin")
+    run.add_argument("--events", type=int, help="generate N events (simulated clock) and stop")
+    run.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    run.add_argument("--users", type=int, default=1_000, help="generator users (default 1000)")
+    run.add_argument("--rate", type=float, help="lines per second (live default 1000)")
+    run.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+    run.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    run.add_argument("--batch-lines", type=int, default=100_000, help="max lines per batch")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_window_options(run)
+
+    gen = sub.add_parser("generate", help="write generated events as JSONL")
+    gen.add_argument("--events", type=int, default=10_000)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--users", type=int, default=1_000)
+    gen.add_argument("--late-fraction", type=float, default=0.002)
+    gen.add_argument("--malformed-fraction", type=float, default=0.001)
+    gen.add_argument("--out", default="-", help="output file (default: stdout)")
+
+    query = sub.add_parser("query", help="run read-only SQL over the result tables")
+    query.add_argument("sql")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+
+    check = sub.add_parser("check", help="recompute every result with batch SQL and compare")
+    check.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+
+    bench = sub.add_parser("bench", help="measure throughput, memory and freshness (JSON)")
+    bench.add_argument("--events", type=int, default=5_000_000)
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--live-rate", type=float, default=50_000.0)
+    bench.add_argument("--live-seconds", type=float, default=20.0)
+    bench.add_argument("--work-dir", type=Path, help="where to keep the input and data dirs")
+    bench.add_argument("--json", action="store_true", help="print only the JSON report")
+    return parser
+
+
+def _input_spec(args: argparse.Namespace) -> InputSpec:
+    if args.input is not None:
+        if args.events is not None:
+            raise UsageError("--input and --events do not go together")
+        if args.input == "-":
+            return InputSpec("stdin")
+        if not Path(args.input).is_file():
+            raise UsageError(f"no such input file: {args.input}")
+        return InputSpec("file", path=str(Path(args.input).resolve()))
+    if args.events is not None:
+        return InputSpec("generator", seed=args.seed, events=args.events, users=args.users)
+    return InputSpec("live", seed=args.seed, users=args.users)
+
+
+class _Progress:
+    """One status line on stderr every few seconds: rate, watermark, lag."""
+
+    def __init__(self, live: bool, every_s: float = 2.0) -> None:
+        self.live = live
+        self.every_s = every_s
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, stats: RunStats) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        elapsed = now - self.started
+        line = (
+            f"[{elapsed:7.1f}s] lines {stats.lines:,}  {stats.lines / max(elapsed, 1e-9):,.0f}/s"
+            f"  dead letters {stats.dead:,}  watermark {format_ms(stats.watermark_ms)}"
+        )
+        if self.live and stats.watermark_ms is not None:
+            lag_s = time.time() - stats.watermark_ms / 1000
+            line += f"  lag {lag_s:,.1f}s"
+        print(line, file=sys.stderr, flush=True)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    spec = _input_spec(args)
+    rate = args.rate if args.rate is not None or not spec.is_live else DEFAULT_LIVE_RATE
+    options = RunOptions(
+        input=spec,
+        data_dir=args.data_dir,
+        config=_window_config(args),
+        rate=rate,
+        batch_lines=args.batch_lines,
+    )
+    stop_requested = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print(
+        f"pageviews: {spec.describe()} -> {args.data_dir}"
+        + (f" at {rate:,.0f} lines/s" if rate else ""),
+        file=sys.stderr,
+    )
+    progress = None if args.quiet else _Progress(live=spec.is_live)
+    stats = run_pipeline(options, progress, should_stop=lambda: stop_requested)
+    if stats.lines == 0 and stats.ended:
+        print("pageviews: this input was already fully processed; nothing to do.", file=sys.stderr)
+        return 0
+    state = "input complete" if stats.ended else "stopped; run the same command to resume"
+    print(
+        f"pageviews: {state}. lines {stats.lines:,} (accepted {stats.accepted:,}, "
+        f"dead letters {stats.dead:,}) in {stats.seconds:.1f}s, "
+        f"watermark {format_ms(stats.watermark_ms)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from pageviews.sources.generator import GeneratorConfig, write_jsonl
+
+    config = GeneratorConfig(
+        seed=args.seed,
+        events=args.events,
+        users=args.users,
+        late_fraction=args.late_fraction,
+        malformed_fraction=args.malformed_fraction,
+    )
+    to_file = args.out != "-"
+
+    def progress(count: int) -> None:
+        if to_file:
+            print(f"generated {count:,} / {args.events:,}", file=sys.stderr, flush=True)
+
+    count = write_jsonl(config, args.out, progress)
+    if to_file:
+        print(f"wrote {count:,} lines to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from pageviews.store.query import format_result, run_query
+
+    print(format_result(run_query(args.data_dir, args.sql), args.format))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from pageviews.check.run import check_data_dir
+
+    report, ok = check_data_dir(args.data_dir)
+    print(report)
+    return 0 if ok else 1
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from pageviews.bench import run_bench
+
+    run_bench(args)
+    return 0
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "generate": _cmd_generate,
+    "query": _cmd_query,
+    "check": _cmd_check,
+    "bench": _cmd_bench,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, PipelineError, StoreError, ValueError) as error:
+        print(f"pageviews: error: {error}", file=sys.stderr)
+        return 2
+    except duckdb.Error as error:
+        print(f"pageviews: database error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Pipeline configuration: window sizes and lateness, shared by every runtime.
+
+All durations are integers in milliseconds (`_ms`); `timedelta` is accepted only at the CLI edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MINUTE_MS = 60_000
+
+# A watermark value that stands for +infinity (end of a replayed input). It is far beyond any
+# valid event time, and still fits comfortably in a BIGINT.
+END_OF_INPUT_MS = 2**62
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Sizes of every window and the allowed lateness. Defaults follow the reference system."""
+
+    lateness_ms: int = 30_000
+    tumbling_ms: int = 5 * MINUTE_MS
+    hopping_size_ms: int = 5 * MINUTE_MS
+    hopping_step_ms: int = 1 * MINUTE_MS
+    session_gap_ms: int = 5 * MINUTE_MS
+    user_session_gap_ms: int = 5 * MINUTE_MS
+    country_ms: int = 5 * MINUTE_MS
+
+    def __post_init__(self) -> None:
+        for name in (
+            "tumbling_ms",
+            "hopping_size_ms",
+            "hopping_step_ms",
+            "session_gap_ms",
+            "user_session_gap_ms",
+            "country_ms",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lateness_ms < 0:
+            raise ValueError(f"lateness_ms must be >= 0, got {self.lateness_ms}")
+        if self.hopping_size_ms % self.hopping_step_ms != 0:
+            raise ValueError(
+                "hopping_size_ms must be a multiple of hopping_step_ms "
+                f"({self.hopping_size_ms} % {self.hopping_step_ms} != 0)"
+            )
+
+    @property
+    def hops_per_event(self) -> int:
+        return self.hopping_size_ms // self.hopping_step_ms

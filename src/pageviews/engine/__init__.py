@@ -1,0 +1,1 @@
+"""The embedded streaming engine: vectorized micro-batches over DuckDB, in event time."""

@@ -1,0 +1,226 @@
+"""The embedded pipeline's main loop: input chunks -> micro-batches -> engine, resumable.
+
+A batch is committed with the input position after its last line, so a restart (after Ctrl-C
+or kill -9) continues exactly where the last commit left off, and no line is counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pageviews.config import END_OF_INPUT_MS, WindowConfig
+from pageviews.engine.processor import Batch, BatchResult, Engine
+from pageviews.sources.inputs import InputSpec, Pacer, Position, open_chunks
+from pageviews.sources.jsonl import LineChunk
+from pageviews.store.duckdb_store import Meta, connect
+
+
+class PipelineError(Exception):
+    """A problem with how the pipeline was asked to run, explained for the user."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    input: InputSpec
+    data_dir: Path
+    config: WindowConfig = field(default_factory=WindowConfig)
+    rate: float | None = None  # lines per second; None = as fast as possible
+    batch_lines: int = 100_000
+    flush_ms: int = 200  # paced input commits at least this often, for freshness
+    idle_tick_ms: int = 1_000  # live input: advance W with the wall clock after this idle time
+    threads: int | None = None
+
+
+@dataclass
+class RunStats:
+    lines: int = 0
+    accepted: int = 0
+    dead: int = 0
+    batches: int = 0
+    watermark_ms: int | None = None
+    ended: bool = False
+    seconds: float = 0.0
+    # (seconds from a line's arrival to the commit that made it queryable, line count)
+    freshness: list[tuple[float, int]] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[RunStats], None]
+
+
+@dataclass
+class _Pending:
+    """Lines taken from the input but not committed yet."""
+
+    lines: list[str] = field(default_factory=list)
+    reasons: list[str | None] = field(default_factory=list)
+    has_reasons: bool = False
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
+    started: float = 0.0
+
+    def add(self, chunk: LineChunk, start: int, stop: int) -> None:
+        if not self.lines:
+            self.started = time.monotonic()
+        self.lines.extend(chunk.lines[start:stop])
+        if chunk.pre_reasons is not None:
+            self.has_reasons = True
+            self.reasons.extend(chunk.pre_reasons[start:stop])
+        else:
+            self.reasons.extend([None] * (stop - start))
+        self.arrivals.append((time.monotonic(), stop - start))
+
+
+def bind_data_dir(meta: Meta, options: RunOptions) -> Position:
+    """Tie a data dir to one input and config; return where to resume."""
+    identity = options.input.identity()
+    config = asdict(options.config)
+    known_input = meta.get("input")
+    if known_input is None:
+        meta.set_many({"input": identity, "config": config})
+        return Position()
+    if known_input != identity:
+        raise PipelineError(
+            f"{options.data_dir} holds a run of {known_input}, not {identity}. "
+            "Use another --data-dir for a new input."
+        )
+    if meta.get("config") != config:
+        raise PipelineError(
+            f"{options.data_dir} was run with window settings {meta.get('config')}; "
+            "use the same settings to resume, or another --data-dir."
+        )
+    return Position(**meta.get("position", {}))
+
+
+def run_pipeline(
+    options: RunOptions,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> RunStats:
+    started = time.monotonic()
+    con = connect(options.data_dir, threads=options.threads)
+    try:
+        engine = Engine(con, options.config)
+        stats = RunStats(watermark_ms=engine.watermark_ms)
+        resume = bind_data_dir(engine.meta, options)
+        if engine.meta.get("ended", False):
+            stats.ended = True
+            return stats
+        _Loop(engine, options, stats, progress).run(resume, should_stop)
+        stats.seconds = time.monotonic() - started
+        return stats
+    finally:
+        con.close()
+
+
+class _Loop:
+    def __init__(
+        self,
+        engine: Engine,
+        options: RunOptions,
+        stats: RunStats,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.engine = engine
+        self.options = options
+        self.stats = stats
+        self.progress = progress
+        self.paced = options.rate is not None or options.input.is_live
+
+    def run(self, resume: Position, should_stop: Callable[[], bool]) -> None:
+        pacer = Pacer(self.options.rate)
+        pending = _Pending()
+        position = resume  # position after the last line taken into `pending`
+        last_line_at = time.monotonic()
+        chunk_lines = self.options.batch_lines
+        if self.paced and self.options.rate is not None:
+            chunk_lines = max(1, min(chunk_lines, int(self.options.rate * 0.1)))
+        for chunk, chunk_start in self._chunks(resume, chunk_lines):
+            offset = 0
+            while offset < len(chunk.lines):
+                if should_stop():
+                    self._commit(pending, position)
+                    return
+                take = pacer.allowance(len(chunk.lines) - offset)
+                if take:
+                    pending.add(chunk, offset, offset + take)
+                    pacer.sent_lines(take)
+                    offset += take
+                    last_line_at = time.monotonic()
+                    if offset < len(chunk.lines):
+                        position = Position(
+                            chunk_start.bytes, chunk_start.lines, chunk_start.skip + offset
+                        )
+                    else:
+                        position = Position(chunk.bytes_end, chunk.lines_end)
+                if self._due(pending):
+                    self._commit(pending, position)
+                    pending = _Pending()
+                elif self.options.input.is_live and not pending.lines:
+                    self._maybe_tick(last_line_at, position)
+        if should_stop():
+            self._commit(pending, position)
+            return
+        self._commit(pending, position, end_of_input=True)
+
+    def _chunks(self, resume: Position, chunk_lines: int) -> Iterator[tuple[LineChunk, Position]]:
+        """Chunks with the position at which each starts."""
+        start = resume
+        for chunk in open_chunks(self.options.input, resume, chunk_lines):
+            yield chunk, start
+            start = Position(chunk.bytes_end, chunk.lines_end)
+
+    def _due(self, pending: _Pending) -> bool:
+        if len(pending.lines) >= self.options.batch_lines:
+            return True
+        if self.paced and pending.lines:
+            return (time.monotonic() - pending.started) * 1000 >= self.options.flush_ms
+        return False
+
+    def _maybe_tick(self, last_line_at: float, position: Position) -> None:
+        if (time.monotonic() - last_line_at) * 1000 < self.options.idle_tick_ms:
+            return
+        tick_ms = int(time.time() * 1000) - self.options.config.lateness_ms
+        if tick_ms > self.engine.watermark_ms:
+            self._commit(_Pending(), position, tick_ms=tick_ms)
+
+    def _commit(
+        self,
+        pending: _Pending,
+        position: Position,
+        *,
+        end_of_input: bool = False,
+        tick_ms: int | None = None,
+    ) -> None:
+        if not pending.lines and not end_of_input and tick_ms is None:
+            return
+        meta: dict[str, object] = {"position": asdict(position)}
+        if end_of_input:
+            tick_ms = END_OF_INPUT_MS
+            meta["ended"] = True
+        result = self.engine.process(
+            Batch(
+                lines=pending.lines,
+                pre_reasons=pending.reasons if pending.has_reasons else None,
+                received_ms=int(time.time() * 1000),
+                tick_ms=tick_ms,
+                position=meta,
+            )
+        )
+        self._record(result, pending)
+
+    def _record(self, result: BatchResult, pending: _Pending) -> None:
+        committed = time.monotonic()
+        stats = self.stats
+        stats.lines += len(pending.lines)
+        stats.accepted += result.accepted
+        stats.dead += result.dead
+        stats.batches += 1
+        stats.watermark_ms = result.watermark_ms
+        stats.ended = result.watermark_ms >= END_OF_INPUT_MS
+        stats.freshness.extend((committed - arrived, n) for arrived, n in pending.arrivals)
+        if len(stats.freshness) > 100_000:  # keep memory flat on endless runs
+            del stats.freshness[: len(stats.freshness) // 2]
+        if self.progress is not None:
+            self.progress(stats)

@@ -1,0 +1,1 @@
+"""Where input records come from: the deterministic generator and JSONL files."""

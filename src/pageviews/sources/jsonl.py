@@ -1,0 +1,101 @@
+"""Read JSONL input as chunks of lines, with the byte and line position after each chunk.
+
+Lines are decoded in bulk; a chunk that is not valid UTF-8 falls back to per-line decoding, and
+only the bad lines are flagged. A line longer than the 64 KiB limit is cut while it is read, so
+one huge line cannot exhaust memory: it arrives truncated, flagged as oversize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from pageviews.model import MAX_LINE_BYTES
+
+READ_BYTES = 1 << 22  # 4 MiB per read
+
+
+@dataclass
+class LineChunk:
+    lines: list[str]
+    # None for a good line, else why it is bad before any parsing (dead-letter reason).
+    pre_reasons: list[str | None] | None
+    bytes_end: int  # byte offset just after the last line of this chunk
+    lines_end: int  # number of lines read so far, this chunk included
+
+
+def _decode(raw_lines: list[bytes]) -> tuple[list[str], list[str | None] | None]:
+    try:
+        return b"\n".join(raw_lines).decode("utf-8").split("\n"), None
+    except UnicodeDecodeError:
+        lines: list[str] = []
+        reasons: list[str | None] = []
+        for raw in raw_lines:
+            try:
+                lines.append(raw.decode("utf-8"))
+                reasons.append(None)
+            except UnicodeDecodeError as error:
+                lines.append(raw.decode("utf-8", errors="replace"))
+                reasons.append(f"not valid UTF-8 at byte {error.start}")
+        return lines, reasons
+
+
+def read_line_chunks(
+    stream: BinaryIO, *, start_byte: int = 0, start_line: int = 0, skip_lines: int = 0
+) -> Iterator[LineChunk]:
+    """Yield chunks of complete lines; `skip_lines` lines are read and dropped first (resume)."""
+    position = start_byte
+    line_number = start_line
+    pending = b""
+    oversize: bytes | None = None  # head of a line that is being cut to the limit
+    while True:
+        data = stream.read(READ_BYTES)
+        if not data:
+            break
+        if oversize is not None:
+            newline = data.find(b"\n")
+            if newline < 0:
+                position += len(data)
+                continue
+            position += newline + 1
+            data = data[newline + 1 :]
+            raw_lines: list[bytes] = [oversize]
+            oversize = None
+        else:
+            raw_lines = []
+        data = pending + data
+        parts = data.split(b"\n")
+        pending = parts.pop()
+        raw_lines.extend(parts)
+        consumed = sum(len(line) + 1 for line in parts)
+        chunk = _make_chunk(raw_lines, skip_lines, position + consumed, line_number)
+        position += consumed
+        line_number += len(raw_lines)
+        skip_lines = max(0, skip_lines - len(raw_lines))
+        if len(pending) > MAX_LINE_BYTES:
+            # Keep just over the limit, so the dead letter shows it was too long; drop the rest.
+            oversize = pending[: MAX_LINE_BYTES + 1]
+            position += len(pending)
+            pending = b""
+        if chunk is not None:
+            yield chunk
+    tail = [oversize] if oversize is not None else []
+    if pending:
+        tail.append(pending)
+    if tail:
+        chunk = _make_chunk(tail, skip_lines, position + len(pending), line_number)
+        if chunk is not None:
+            yield chunk
+
+
+def _make_chunk(
+    raw_lines: list[bytes], skip_lines: int, bytes_end: int, line_number: int
+) -> LineChunk | None:
+    lines_end = line_number + len(raw_lines)
+    raw_lines = raw_lines[skip_lines:]
+    if not raw_lines:
+        return None
+    raw_lines = [line[:-1] if line.endswith(b"\r") else line for line in raw_lines]
+    lines, reasons = _decode(raw_lines)
+    return LineChunk(lines, reasons, bytes_end, lines_end)

@@ -1,0 +1,1 @@
+"""Where accepted records, engine state and results are kept."""

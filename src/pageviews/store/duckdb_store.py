@@ -1,0 +1,56 @@
+"""The embedded store: one DuckDB file in the data dir holds raw records, state and results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pageviews.store.schema import all_ddl
+
+DB_FILE = "pageviews.duckdb"
+
+
+class StoreError(Exception):
+    """A store problem the user can act on (locked, missing, wrong version)."""
+
+
+def connect(
+    data_dir: Path, *, read_only: bool = False, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    path = data_dir / DB_FILE
+    if read_only and not path.exists():
+        raise StoreError(f"no pageviews data in {data_dir} (run `pageviews run` first)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise StoreError(
+                f"{path} is in use by another process (is `pageviews run` still running?)"
+            ) from error
+        raise
+    con.execute("SET TimeZone = 'UTC'")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    if not read_only:
+        for ddl in all_ddl():
+            con.execute(ddl)
+    return con
+
+
+class Meta:
+    """Key/value run state (positions, watermark inputs, config) in state_meta, as JSON."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self._con.execute("SELECT value FROM state_meta WHERE key = ?", [key]).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_many(self, values: dict[str, Any]) -> None:
+        rows = [(key, json.dumps(value)) for key, value in values.items()]
+        self._con.executemany("INSERT OR REPLACE INTO state_meta VALUES (?, ?)", rows)

@@ -1,0 +1,98 @@
+"""DuckDB DDL: raw records (derived from the record model), results, and engine state.
+
+Naming: raw_* hold every accepted record in arrival order (`seq`), times as epoch ms.
+Result tables carry the names users query; their times are TIMESTAMPTZ in UTC.
+state_* tables are the engine's own and are never shown to users.
+"""
+
+from __future__ import annotations
+
+from pageviews.model import RECORD_TYPES
+
+# Tables users may query with `pageviews query`, in the order `pageviews check` reports them.
+RESULT_TABLES = (
+    "cleaned_users",
+    "pageview_country",
+    "pageview_tumbling",
+    "pageview_hopping",
+    "pageview_session",
+    "user_sessions",
+    "late_events",
+    "dead_letters",
+)
+
+# Window result tables and their key column.
+WINDOW_VIEWS = {
+    "pageview_tumbling": "source",
+    "pageview_hopping": "source",
+    "pageview_session": "source",
+    "user_sessions": "user_id",
+    "pageview_country": "country",
+}
+
+
+def _raw_columns() -> dict[str, dict[str, str]]:
+    """Columns and types of each raw table, in model order; user upserts and deletes share one."""
+    columns_by_table: dict[str, dict[str, str]] = {}
+    for record_type in RECORD_TYPES:
+        columns = columns_by_table.setdefault(record_type.table, {"seq": "BIGINT NOT NULL"})
+        if record_type.op is not None:
+            columns.setdefault("op", "VARCHAR NOT NULL")
+        for field in record_type.fields:
+            sql_type = "INTEGER" if field.name == "age" else field.duckdb_type
+            columns.setdefault(field.column_name, sql_type)
+    return columns_by_table
+
+
+# {raw table: {column: DuckDB type}}, seq first.
+RAW_COLUMNS = _raw_columns()
+
+# {raw table: record type name}: the `type` whose accepted records each raw table stores.
+RAW_TABLE_TYPES = {record_type.table: record_type.name for record_type in RECORD_TYPES}
+
+
+def _raw_table_ddl() -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        + ", ".join(f"{name} {sql_type}" for name, sql_type in columns.items())
+        + ")"
+        for table, columns in RAW_COLUMNS.items()
+    ]
+
+
+_WINDOW_COLUMNS = "window_start TIMESTAMPTZ NOT NULL, window_end TIMESTAMPTZ NOT NULL"
+
+RESULT_DDL = [
+    """CREATE TABLE IF NOT EXISTS cleaned_users (
+        user_id BIGINT NOT NULL, age INTEGER, gender VARCHAR, country VARCHAR,
+        subscription VARCHAR, updated_at TIMESTAMPTZ NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS pageview_country ({_WINDOW_COLUMNS}, country VARCHAR NOT NULL,
+        pageview_count BIGINT NOT NULL, user_count BIGINT NOT NULL, average_age DOUBLE,
+        is_final BOOLEAN NOT NULL)""",
+    *(
+        f"""CREATE TABLE IF NOT EXISTS {name} ({_WINDOW_COLUMNS}, source VARCHAR NOT NULL,
+        pageview_count BIGINT NOT NULL, user_count BIGINT NOT NULL, is_final BOOLEAN NOT NULL)"""
+        for name in ("pageview_tumbling", "pageview_hopping", "pageview_session")
+    ),
+    f"""CREATE TABLE IF NOT EXISTS user_sessions (user_id BIGINT NOT NULL, {_WINDOW_COLUMNS},
+        pageview_count BIGINT NOT NULL, is_final BOOLEAN NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS late_events (
+        view VARCHAR NOT NULL, window_start TIMESTAMPTZ NOT NULL, raw VARCHAR NOT NULL,
+        seq BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS dead_letters (
+        raw VARCHAR NOT NULL, reason VARCHAR NOT NULL, received_at TIMESTAMPTZ NOT NULL,
+        seq BIGINT NOT NULL)""",
+]
+
+# Watermark advances that no record caused: idle ticks in live mode, and the end of a replayed
+# input (watermark_ms = END_OF_INPUT_MS). Each takes a seq, so replays see them in order.
+TICKS_DDL = (
+    "CREATE TABLE IF NOT EXISTS raw_ticks (seq BIGINT NOT NULL, watermark_ms BIGINT NOT NULL)"
+)
+
+# Key/value state: positions, watermark inputs and the run's configuration (as JSON text).
+META_DDL = "CREATE TABLE IF NOT EXISTS state_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
+
+
+def all_ddl() -> list[str]:
+    return [*_raw_table_ddl(), TICKS_DDL, META_DDL, *RESULT_DDL]
