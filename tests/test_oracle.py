@@ -529,8 +529,8 @@ def reference(records: list[Record], config: WindowConfig) -> dict[str, Counter[
             for chain in chains:
                 start, end = chain[0].t, chain[-1].t + gap
                 if view == "pageview_session":
-                    users = {e.user_id for e in chain}
-                    out[view][(start, end, key, len(chain), len(users), end <= final_w)] += 1
+                    chain_users = {e.user_id for e in chain}
+                    out[view][(start, end, key, len(chain), len(chain_users), end <= final_w)] += 1
                 else:
                     out[view][(key, start, end, len(chain), end <= final_w)] += 1
 
@@ -564,9 +564,17 @@ def reference(records: list[Record], config: WindowConfig) -> dict[str, Counter[
     for (start, end, country), members in country_groups.items():
         ages = [age for _, age in members if age is not None]
         average = round(sum(ages) / len(ages), 9) if ages else None
-        users = {user for user, _ in members}
-        row = (start, end, country, len(members), len(users), average, end <= final_w)
-        out["pageview_country"][row] += 1
+        country_users = {user for user, _ in members}
+        country_row = (
+            start,
+            end,
+            country,
+            len(members),
+            len(country_users),
+            average,
+            end <= final_w,
+        )
+        out["pageview_country"][country_row] += 1
 
     latest: dict[int, tuple[int, int, UserVersion]] = {}
     for vseq, v in versions:

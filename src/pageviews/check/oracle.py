@@ -316,7 +316,7 @@ def _country(con: duckdb.DuckDBPyConnection, size_ms: int, final_watermark_ms: i
             FROM released AS pv
             JOIN oracle_usable_versions AS version
               ON version.user_id = pv.user_id
-             AND version.seq <= pv.seq
+             AND version.seq <= pv.release_seq
              AND version.updated_ms <= pv.event_ms
             GROUP BY pv.seq
         ),

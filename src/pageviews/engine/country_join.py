@@ -48,36 +48,58 @@ def release_and_join(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> No
         """
     )
     con.execute("DELETE FROM state_pending_country WHERE seq IN (SELECT seq FROM batch_released)")
-    # Versions from earlier batches all arrived before any release in this batch: an ASOF
-    # join finds the latest one at or before t. This batch's own versions count only if they
-    # arrived by the release seq; there are few, so a plain join filters them.
+    # Which versions may a page view released at seq r see? Those with seq <= r. Every version
+    # from an earlier batch qualifies, and so does every version of this batch that arrived on
+    # time (updated_at > W at its arrival): had it come after r, W would already have been
+    # >= t >= updated_at. So one ASOF join finds the latest such version at or before t, and
+    # only this batch's late versions (rare) need the explicit seq check.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_matched AS
+        WITH visible AS (
+            SELECT user_id, updated_ms, seq, op, country, age FROM state_user_versions
+            UNION ALL
+            SELECT v.user_id, v.updated_ms, v.seq, v.op, v.country, v.age
+            FROM batch_user_versions v JOIN batch_wm wm USING (seq)
+            WHERE v.updated_ms > wm.w
+        ), latest_per_time AS (
+            -- Ties in updated_at go to the later arrival.
+            SELECT * FROM visible
+            QUALIFY row_number() OVER (PARTITION BY user_id, updated_ms ORDER BY seq DESC) = 1
+        )
+        SELECT r.seq, r.user_id, r.t, r.release_seq, v.updated_ms, v.seq AS version_seq,
+            v.op, v.country, v.age
+        FROM batch_released r
+        ASOF LEFT JOIN latest_per_time v ON r.user_id = v.user_id AND r.t >= v.updated_ms
+        """
+    )
+    con.execute(
+        """
+        UPDATE batch_matched m
+        SET updated_ms = late.updated_ms, version_seq = late.seq, op = late.op,
+            country = late.country, age = late.age
+        FROM (
+            SELECT m.seq AS pv_seq, v.*
+            FROM batch_matched m
+            JOIN batch_user_versions v ON v.user_id = m.user_id
+                AND v.seq <= m.release_seq AND v.updated_ms <= m.t
+            JOIN batch_wm wm ON wm.seq = v.seq
+            WHERE v.updated_ms <= wm.w
+            QUALIFY row_number() OVER (
+                PARTITION BY m.seq ORDER BY v.updated_ms DESC, v.seq DESC) = 1
+        ) late
+        WHERE m.seq = late.pv_seq AND (m.updated_ms IS NULL
+            OR (late.updated_ms, late.seq) > (m.updated_ms, m.version_seq))
+        """
+    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE batch_contrib AS
-        WITH earlier AS (
-            SELECT r.seq, u.updated_ms, u.seq AS version_seq, u.op, u.country, u.age
-            FROM batch_released r
-            ASOF JOIN state_user_versions u ON r.user_id = u.user_id AND r.t >= u.updated_ms
-        ), this_batch AS (
-            SELECT r.seq, v.updated_ms, v.seq AS version_seq, v.op, v.country, v.age
-            FROM batch_released r
-            JOIN batch_user_versions v ON v.user_id = r.user_id
-                AND v.seq <= r.release_seq AND v.updated_ms <= r.t
-        ), best AS (
-            -- The latest version wins; ties in updated_at go to the later arrival.
-            SELECT seq, arg_max({'op': op, 'country': country, 'age': age},
-                                {'updated_ms': updated_ms, 'seq': version_seq}) AS version
-            FROM (SELECT * FROM earlier UNION ALL SELECT * FROM this_batch)
-            GROUP BY seq
-        ), matched AS (
-            SELECT r.seq, r.user_id, r.t, b.version.op, b.version.country, b.version.age
-            FROM batch_released r LEFT JOIN best b USING (seq)
-        )
         SELECT $view AS view,
             CASE WHEN op = 'upsert' THEN country ELSE $unknown END AS key,
             t - t % $size AS ws, t - t % $size + $size AS we, user_id,
             CASE WHEN op = 'upsert' THEN age END AS age
-        FROM matched
+        FROM batch_matched
         """,
         {"view": COUNTRY_VIEW, "unknown": UNKNOWN_COUNTRY, "size": config.country_ms},
     )

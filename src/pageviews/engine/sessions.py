@@ -49,20 +49,38 @@ def apply_sessions(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> None
         WHERE e.late
         """
     )
-    # Intervals to merge: the batch's events (one per distinct time) and the open sessions of
-    # the keys they touch. old_ws identifies an open session so its users can follow it.
+    # First the batch's own events become islands (one sort over the batch's points); then the
+    # few islands merge with the open sessions of their keys as intervals.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_session_points AS
+        WITH points AS (
+            SELECT view, key, t, count(*) AS n, any_value(gap) AS gap
+            FROM batch_session_events WHERE NOT late GROUP BY view, key, t
+        ), flagged AS (
+            SELECT *, coalesce(t - lag(t) OVER (PARTITION BY view, key ORDER BY t) > gap, TRUE)
+                AS starts_island
+            FROM points
+        )
+        SELECT *, sum(starts_island::INTEGER) OVER (PARTITION BY view, key ORDER BY t
+            ROWS UNBOUNDED PRECEDING) AS island
+        FROM flagged
+        """
+    )
+    # Intervals to merge: islands, and open sessions (old_ws identifies one, so its users can
+    # follow it into the merged session).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE batch_session_groups AS
-        WITH events AS (
-            SELECT view, key, t AS s, t AS e, count(*) AS n, any_value(gap) AS gap
-            FROM batch_session_events WHERE NOT late GROUP BY view, key, t
+        WITH islands AS (
+            SELECT view, key, island, min(t) AS s, max(t) AS e, sum(n) AS n, any_value(gap) AS gap
+            FROM batch_session_points GROUP BY view, key, island
         ), items AS (
-            SELECT view, key, s, e, n, gap, NULL::BIGINT AS old_ws FROM events
+            SELECT view, key, island, s, e, n, gap, NULL::BIGINT AS old_ws FROM islands
             UNION ALL
-            SELECT sw.view, sw.key, sw.ws, sw.we - g.gap, sw.pv_count, g.gap, sw.ws
+            SELECT sw.view, sw.key, NULL, sw.ws, sw.we - g.gap, sw.pv_count, g.gap, sw.ws
             FROM state_windows sw
-            JOIN (SELECT DISTINCT view, key, gap FROM events) g USING (view, key)
+            JOIN (SELECT DISTINCT view, key, gap FROM islands) g USING (view, key)
         ), ordered AS (
             SELECT *, max(e) OVER (
                 PARTITION BY view, key ORDER BY s, e
@@ -106,8 +124,9 @@ def apply_sessions(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> None
         INSERT INTO state_window_users
         SELECT DISTINCT e.view, e.key, g.new_ws, e.user_id
         FROM batch_session_events e
-        JOIN batch_session_groups g ON g.old_ws IS NULL AND g.view = e.view AND g.key = e.key
-            AND g.s = e.t
+        JOIN batch_session_points p ON p.view = e.view AND p.key = e.key AND p.t = e.t
+        JOIN batch_session_groups g ON g.old_ws IS NULL AND g.view = p.view AND g.key = p.key
+            AND g.island = p.island
         WHERE NOT e.late AND e.view = $source_view
         EXCEPT
         SELECT view, key, ws, user_id FROM state_window_users
