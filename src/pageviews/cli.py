@@ -6,6 +6,7 @@ Domain errors become one clean message and exit code 2, in `main`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
     run.add_argument("--batch-lines", type=int, default=100_000, help="max lines per batch")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--threads", type=int, help="DuckDB worker threads (default: all cores)")
+    run.add_argument("--stats-json", type=Path, help="write run statistics to this file")
     _add_window_options(run)
 
     gen = sub.add_parser("generate", help="write generated events as JSONL")
@@ -148,6 +151,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config=_window_config(args),
         rate=rate,
         batch_lines=args.batch_lines,
+        threads=args.threads,
     )
     stop_requested = False
 
@@ -164,6 +168,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     progress = None if args.quiet else _Progress(live=spec.is_live)
     stats = run_pipeline(options, progress, should_stop=lambda: stop_requested)
+    if args.stats_json is not None:
+        args.stats_json.write_text(json.dumps(stats.summary()))
     if stats.lines == 0 and stats.ended:
         print("pageviews: this input was already fully processed; nothing to do.", file=sys.stderr)
         return 0

@@ -46,6 +46,18 @@ class RunStats:
     # (seconds from a line's arrival to the commit that made it queryable, line count)
     freshness: list[tuple[float, int]] = field(default_factory=list)
 
+    def summary(self) -> dict[str, object]:
+        """Counts and timings, for --stats-json and the benchmark."""
+        return {
+            "lines": self.lines,
+            "accepted": self.accepted,
+            "dead_letters": self.dead,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+            "watermark_ms": self.watermark_ms,
+            "ended": self.ended,
+        }
+
 
 ProgressCallback = Callable[[RunStats], None]
 

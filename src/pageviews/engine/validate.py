@@ -45,8 +45,11 @@ def _quote(text: str) -> str:
 
 
 def _raw(name: str) -> str:
-    """A field's raw JSON text; NULL when the key is absent or the value is null."""
-    return f"j.{name}"
+    """A field's raw JSON text; NULL when the key is absent or the value is null.
+
+    As VARCHAR: casting the JSON type itself would read '"7"' as the integer 7.
+    """
+    return f"CAST(j.{name} AS VARCHAR)"
 
 
 def _is_string(name: str) -> str:

@@ -96,6 +96,13 @@ def _make_chunk(
     raw_lines = raw_lines[skip_lines:]
     if not raw_lines:
         return None
-    raw_lines = [line[:-1] if line.endswith(b"\r") else line for line in raw_lines]
+    raw_lines = [_tidy(line) for line in raw_lines]
     lines, reasons = _decode(raw_lines)
     return LineChunk(lines, reasons, bytes_end, lines_end)
+
+
+def _tidy(line: bytes) -> bytes:
+    """Drop a CR of a CRLF ending; cut an oversize line just past the limit."""
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line if len(line) <= MAX_LINE_BYTES else line[: MAX_LINE_BYTES + 1]

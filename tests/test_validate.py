@@ -1,0 +1,146 @@
+"""Every kind of bad input gets a dead-letter reason; every good shape is accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from pageviews.engine.validate import parse_batch
+
+RECEIVED_MS = 1_795_000_000_000  # 2026-11-18
+PV = '"type":"pageview","session_id":"s1","user_id":7,"source":"Inbox"'
+
+
+def _parse(lines: list[str], pre: list[str | None] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    table = pa.table(
+        {
+            "seq": pa.array(range(len(lines)), pa.int64()),
+            "line": pa.array(lines, pa.string()),
+            "pre_reason": pa.array(pre or [None] * len(lines), pa.string()),
+        }
+    )
+    con.register("batch_lines", table)
+    parse_batch(con, RECEIVED_MS)
+    return con.execute(
+        "SELECT reason, record_type, op, user_id, event_time_ms FROM batch_parsed ORDER BY seq"
+    ).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected_ms"),
+    [
+        ("{" + PV + ',"event_timestamp":"2026-01-01 00:00:01"}', 1_767_225_601_000),
+        ("{" + PV + ',"event_timestamp":"2026-01-01T00:00:01Z"}', 1_767_225_601_000),
+        ("{" + PV + ',"event_timestamp":"2026-01-01T02:00:01+02:00"}', 1_767_225_601_000),
+        ("{" + PV + ',"event_timestamp":"2026-01-01 00:00:01.250Z"}', 1_767_225_601_250),
+        ("{" + PV + ',"event_timestamp":1767225601000}', 1_767_225_601_000),
+        ('  {"extra":1,' + PV + ',"event_timestamp":1767225601000}', 1_767_225_601_000),
+    ],
+)
+def test_every_timestamp_format_is_accepted(line: str, expected_ms: int) -> None:
+    [(reason, record_type, _, user_id, event_ms)] = _parse([line])
+    assert reason is None
+    assert (record_type, user_id, event_ms) == ("pageview", 7, expected_ms)
+
+
+BAD_LINES = [
+    ("not json", "not valid JSON"),
+    ("", "empty line"),
+    ("[1, 2]", "not a JSON object but array"),
+    ('"text"', "not a JSON object but varchar"),
+    ('{"type":"click"}', 'unknown type "click"'),
+    ('{"session_id":"s"}', "missing or null field 'type'"),
+    (
+        '{"type":"pageview","user_id":7,"source":"Inbox","event_timestamp":1767225601000}',
+        "missing or null field 'session_id'",
+    ),
+    (
+        "{" + PV.replace('"user_id":7', '"user_id":"7"') + ',"event_timestamp":1767225601000}',
+        "field 'user_id' must be an integer",
+    ),
+    (
+        "{" + PV.replace('"user_id":7', '"user_id":7.5') + ',"event_timestamp":1767225601000}',
+        "field 'user_id' must be an integer",
+    ),
+    (
+        "{" + PV.replace('"user_id":7', '"user_id":-1') + ',"event_timestamp":1767225601000}',
+        "field 'user_id' is -1, outside",
+    ),
+    (
+        "{" + PV.replace('"Inbox"', '"Twitter"') + ',"event_timestamp":1767225601000}',
+        "field 'source' is \"Twitter\", expected one of Homepage, Inbox, External",
+    ),
+    ("{" + PV + ',"event_timestamp":"yesterday"}', "cannot parse timestamp"),
+    ("{" + PV + ',"event_timestamp":"2026-01-01"}', "cannot parse timestamp"),
+    ("{" + PV + ',"event_timestamp":"2026-02-30 00:00:00"}', "cannot parse timestamp"),
+    ("{" + PV + ',"event_timestamp":true}', "cannot parse timestamp"),
+    ("{" + PV + ',"event_timestamp":"1999-12-31 23:59:59"}', "is before 2000-01-01"),
+    ("{" + PV + ',"event_timestamp":"2099-01-01 00:00:00"}', "more than one day ahead"),
+    (
+        '{"type":"user","op":"merge","user_id":1,"updated_at":1767225601000}',
+        "field 'op' is \"merge\"",
+    ),
+    ('{"type":"user","user_id":1,"updated_at":1767225601000}', "field 'op' must be one of"),
+    (
+        '{"type":"user","op":"upsert","user_id":1,"age":200,"updated_at":1767225601000}',
+        "field 'age' is 200, outside [0, 150]",
+    ),
+    (
+        '{"type":"user","op":"upsert","user_id":1,"subscription":"Free","updated_at":1767225601000}',
+        "field 'subscription' is \"Free\"",
+    ),
+    (
+        '{"type":"usersession","session_id":"s","user_id":1,"user_name":"a",'
+        '"login_timestamp":1767225601000,"device":"Watch"}',
+        "field 'device' is \"Watch\"",
+    ),
+    (
+        '{"type":"usersession","session_id":"s","user_id":1,"user_name":5,'
+        '"login_timestamp":1767225601000,"device":"Mobile"}',
+        "field 'user_name' must be a string",
+    ),
+    (
+        "{" + PV + ',"event_timestamp":1767225601000,"pad":"' + "x" * 70_000 + '"}',
+        "over the 64 KiB limit",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "reason_part"), BAD_LINES)
+def test_bad_input_gets_a_readable_reason(line: str, reason_part: str) -> None:
+    [(reason, *_)] = _parse([line])
+    assert reason is not None and reason_part in reason
+
+
+def test_reason_decided_before_parsing_wins() -> None:
+    [(reason, *_)] = _parse(["{}"], pre=["not valid UTF-8 at byte 3"])
+    assert reason == "not valid UTF-8 at byte 3"
+
+
+def test_users_nullable_fields_and_deletes() -> None:
+    rows = _parse(
+        [
+            '{"type":"user","op":"upsert","user_id":1,"age":null,"gender":null,"country":"DE",'
+            '"subscription":null,"updated_at":1767225601000}',
+            '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:02"}',
+        ]
+    )
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (None, "user", "upsert"),
+        (None, "user", "delete"),
+    ]
+
+
+def test_string_escapes_are_decoded() -> None:
+    con_rows = _parse(
+        [
+            '{"type":"pageview","session_id":"a\\"b\\u00e9","user_id":7,'
+            '"source":"Inbox","event_timestamp":1767225601000}'
+        ]
+    )
+    assert con_rows[0][0] is None
