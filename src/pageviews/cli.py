@@ -25,6 +25,9 @@ from pageviews.timefmt import format_ms, parse_duration_ms
 
 DEFAULT_DATA_DIR = os.environ.get("PAGEVIEWS_DATA_DIR", "data")
 DEFAULT_LIVE_RATE = 1_000.0
+_DATA_DIR_HELP = (
+    "where records, state and results are kept (default: ./data, or $PAGEVIEWS_DATA_DIR)"
+)
 
 
 class UsageError(Exception):
@@ -48,6 +51,7 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
             dest=attr,
             type=parse_duration_ms,
             default=getattr(defaults, attr),
+            metavar="DURATION",
             help=f"default {getattr(defaults, attr) // 1000}s",
         )
 
@@ -63,13 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the pipeline on a file, stdin, or the generator")
-    run.add_argument("--input", help="JSONL file to replay, or - for stdin")
-    run.add_argument("--events", type=int, help="generate N events (simulated clock) and stop")
+    run = sub.add_parser(
+        "run",
+        help="run the pipeline on a file, stdin, or the generator",
+        description=(
+            "Run the embedded pipeline. With --input it replays JSONL (a file, or - for stdin); "
+            "with --events it replays N generated events on a simulated clock; with neither it "
+            "runs the live generator on the wall clock until Ctrl-C. A replay ends with the "
+            "watermark at +inf, so every window is final. Running the same command again on "
+            "the same data dir resumes where it stopped."
+        ),
+    )
+    run.add_argument("--input", metavar="FILE", help="JSONL file to replay, or - for stdin")
+    run.add_argument(
+        "--events", type=int, metavar="N", help="generate N events (simulated clock) and stop"
+    )
     run.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     run.add_argument("--users", type=int, default=1_000, help="generator users (default 1000)")
-    run.add_argument("--rate", type=float, help="lines per second (live default 1000)")
-    run.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+    run.add_argument(
+        "--rate",
+        type=float,
+        metavar="EV_PER_S",
+        help=f"input lines per second (live default {DEFAULT_LIVE_RATE:.0f}; replay: unlimited)",
+    )
+    run.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
     run.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
     run.add_argument("--batch-lines", type=int, default=100_000, help="max lines per batch")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -83,15 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--users", type=int, default=1_000)
     gen.add_argument("--late-fraction", type=float, default=0.002)
     gen.add_argument("--malformed-fraction", type=float, default=0.001)
-    gen.add_argument("--out", default="-", help="output file (default: stdout)")
+    gen.add_argument("--out", default="-", metavar="FILE", help="output file (default: stdout)")
 
-    query = sub.add_parser("query", help="run read-only SQL over the result tables")
-    query.add_argument("sql")
+    query = sub.add_parser(
+        "query",
+        help="run read-only SQL over the result tables",
+        description=(
+            "Run one read-only SQL statement. Tables: cleaned_users, pageview_country, "
+            "pageview_tumbling, pageview_hopping, pageview_session, user_sessions, late_events, "
+            "dead_letters. Times are TIMESTAMPTZ in UTC."
+        ),
+    )
+    query.add_argument("sql", help='for example "SELECT * FROM pageview_tumbling"')
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    query.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+    query.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
 
     check = sub.add_parser("check", help="recompute every result with batch SQL and compare")
-    check.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+    check.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
 
     bench = sub.add_parser("bench", help="measure throughput, memory and freshness (JSON)")
     bench.add_argument("--events", type=int, default=5_000_000)
