@@ -51,8 +51,9 @@ def test_every_timestamp_format_is_accepted(line: str, expected_ms: int) -> None
 BAD_LINES = [
     ("not json", "not valid JSON"),
     ("", "empty line"),
-    ("[1, 2]", "not a JSON object but array"),
-    ('"text"', "not a JSON object but varchar"),
+    ("[1, 2]", "not a JSON object but an array"),
+    ('"text"', "not a JSON object but a string"),
+    ("42", "not a JSON object but a number"),
     ('{"type":"click"}', 'unknown type "click"'),
     ('{"session_id":"s"}', "missing or null field 'type'"),
     (

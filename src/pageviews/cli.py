@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +19,13 @@ from types import FrameType
 import duckdb
 
 from pageviews.config import WindowConfig
+from pageviews.dashboard.launcher import (
+    DEFAULT_PORT,
+    LOG_FILE,
+    DashboardUnavailable,
+    dashboard_command,
+    start_dashboard,
+)
 from pageviews.pipeline import PipelineError, RunOptions, RunStats, run_pipeline
 from pageviews.sources.inputs import InputSpec
 from pageviews.store.duckdb_store import StoreError
@@ -56,6 +64,15 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dashboard-port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}"
+    )
+    parser.add_argument(
+        "--refresh", type=int, default=15, metavar="SECONDS", help="dashboard refresh (default 15)"
+    )
+
+
 def _window_config(args: argparse.Namespace) -> WindowConfig:
     return WindowConfig(**{name: getattr(args, name) for name in WindowConfig.__dataclass_fields__})
 
@@ -92,11 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
     run.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    _add_dashboard_options(run)
     run.add_argument("--batch-lines", type=int, default=100_000, help="max lines per batch")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.add_argument("--threads", type=int, help="DuckDB worker threads (default: all cores)")
     run.add_argument("--stats-json", type=Path, help="write run statistics to this file")
     _add_window_options(run)
+
+    dash = sub.add_parser(
+        "dashboard",
+        help="serve the dashboard at http://127.0.0.1:8501",
+        description=(
+            "Serve the Streamlit dashboard on 127.0.0.1. It reads a live `pageviews run` on the "
+            "same data dir through the run's query endpoint, or the data dir's file when no run "
+            "is live."
+        ),
+    )
+    dash.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
+    _add_dashboard_options(dash)
 
     gen = sub.add_parser("generate", help="write generated events as JSONL")
     gen.add_argument("--events", type=int, default=10_000)
@@ -181,6 +211,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         rate=rate,
         batch_lines=args.batch_lines,
         threads=args.threads,
+        serve_queries=True,
     )
     stop_requested = False
 
@@ -196,7 +227,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     progress = None if args.quiet else _Progress(live=spec.is_live)
-    stats = run_pipeline(options, progress, should_stop=lambda: stop_requested)
+    dashboard = None
+    if not args.no_dashboard:
+        dashboard = start_dashboard(args.data_dir, args.dashboard_port, args.refresh)
+        print(
+            f"pageviews: dashboard at http://127.0.0.1:{args.dashboard_port} "
+            f"(log: {args.data_dir / LOG_FILE})",
+            file=sys.stderr,
+        )
+    try:
+        stats = run_pipeline(options, progress, should_stop=lambda: stop_requested)
+    finally:
+        if dashboard is not None:
+            dashboard.terminate()
+            dashboard.wait(timeout=10)
     if args.stats_json is not None:
         args.stats_json.write_text(json.dumps(stats.summary()))
     if stats.lines == 0 and stats.ended:
@@ -210,6 +254,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    command = dashboard_command(args.data_dir, args.dashboard_port, args.refresh)
+    print(f"pageviews: dashboard at http://127.0.0.1:{args.dashboard_port}", file=sys.stderr)
+    try:
+        return subprocess.run(command, check=False).returncode  # noqa: S603 - our command
+    except KeyboardInterrupt:
+        return 0
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -258,6 +311,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": _cmd_run,
+    "dashboard": _cmd_dashboard,
     "generate": _cmd_generate,
     "query": _cmd_query,
     "check": _cmd_check,
@@ -270,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, PipelineError, StoreError, ValueError) as error:
+    except (UsageError, PipelineError, StoreError, DashboardUnavailable, ValueError) as error:
         print(f"pageviews: error: {error}", file=sys.stderr)
         return 2
     except duckdb.Error as error:

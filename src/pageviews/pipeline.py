@@ -16,6 +16,7 @@ from pageviews.engine.processor import Batch, BatchResult, Engine
 from pageviews.sources.inputs import InputSpec, Pacer, Position, open_chunks
 from pageviews.sources.jsonl import LineChunk
 from pageviews.store.duckdb_store import Meta, connect
+from pageviews.store.server import QueryServer
 
 
 class PipelineError(Exception):
@@ -32,6 +33,7 @@ class RunOptions:
     flush_ms: int = 200  # paced input commits at least this often, for freshness
     idle_tick_ms: int = 1_000  # live input: advance W with the wall clock after this idle time
     threads: int | None = None
+    serve_queries: bool = False  # answer read-only queries on 127.0.0.1 while running
 
 
 @dataclass
@@ -112,7 +114,10 @@ def run_pipeline(
 ) -> RunStats:
     started = time.monotonic()
     con = connect(options.data_dir, threads=options.threads)
+    server = QueryServer(con, options.data_dir) if options.serve_queries else None
     try:
+        if server is not None:
+            server.start()
         engine = Engine(con, options.config)
         stats = RunStats(watermark_ms=engine.watermark_ms)
         resume = bind_data_dir(engine.meta, options)
@@ -123,6 +128,8 @@ def run_pipeline(
         stats.seconds = time.monotonic() - started
         return stats
     finally:
+        if server is not None:
+            server.stop()
         con.close()
 
 
@@ -179,7 +186,8 @@ class _Loop:
     def _chunks(self, resume: Position, chunk_lines: int) -> Iterator[tuple[LineChunk, Position]]:
         """Chunks with the position at which each starts."""
         start = resume
-        for chunk in open_chunks(self.options.input, resume, chunk_lines):
+        lateness_ms = self.options.config.lateness_ms
+        for chunk in open_chunks(self.options.input, resume, chunk_lines, lateness_ms):
             yield chunk, start
             start = Position(chunk.bytes_end, chunk.lines_end)
 

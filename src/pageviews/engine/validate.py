@@ -207,13 +207,15 @@ WITH shape AS (
     -- line that starts with "{{", is settled with one cheap test and one validation.
     SELECT seq, line,
         CASE WHEN pre_reason IS NOT NULL THEN pre_reason
-             WHEN strlen(line) > {MAX_LINE_BYTES}
-                 THEN 'line is ' || strlen(line) || ' bytes, over the 64 KiB limit'
+             WHEN strlen(line) > {MAX_LINE_BYTES} THEN 'line is over the 64 KiB limit'
              WHEN starts_with(line, '{{') AND json_valid(line) THEN NULL
              WHEN trim(line) = '' THEN 'empty line'
              WHEN NOT json_valid(line) THEN 'not valid JSON'
-             WHEN json_type(line) <> 'OBJECT'
-                 THEN 'not a JSON object but ' || lower(json_type(line))
+             WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object but ' || CASE
+                 WHEN json_type(line) = 'VARCHAR' THEN 'a string'
+                 WHEN json_type(line) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN 'a number'
+                 WHEN json_type(line) = 'ARRAY' THEN 'an array'
+                 ELSE lower(json_type(line)) END
         END AS shape_reason
     FROM batch_lines
 ), fields AS (

@@ -56,8 +56,11 @@ class Position:
         return self.lines + self.skip
 
 
-def open_chunks(spec: InputSpec, resume: Position, chunk_lines: int) -> Iterator[LineChunk]:
-    """Chunks of input lines, starting after `resume`."""
+def open_chunks(
+    spec: InputSpec, resume: Position, chunk_lines: int, lateness_ms: int
+) -> Iterator[LineChunk]:
+    """Chunks of input lines, starting after `resume`. The generator keeps its disorder within
+    `lateness_ms`, the pipeline's allowed lateness."""
     if spec.kind == "file":
         assert spec.path is not None
         with Path(spec.path).open("rb") as stream:
@@ -69,7 +72,9 @@ def open_chunks(spec: InputSpec, resume: Position, chunk_lines: int) -> Iterator
         # stdin cannot seek: lines already processed are read again and dropped.
         yield from read_line_chunks(sys.stdin.buffer, skip_lines=resume.lines_done)
     else:
-        config = GeneratorConfig(seed=spec.seed, events=spec.events, users=spec.users)
+        config = GeneratorConfig(
+            seed=spec.seed, events=spec.events, users=spec.users, lateness_ms=lateness_ms
+        )
         clock = (lambda: int(time.time() * 1000)) if spec.is_live else None
         lines = generate_lines(config, clock_ms=clock)
         # The generator is deterministic: skipping reproduces the position exactly.

@@ -17,12 +17,16 @@ class StoreError(Exception):
     """A store problem the user can act on (locked, missing, wrong version)."""
 
 
+class NoDataYet(StoreError):
+    """The data dir holds no database yet: nothing has run there."""
+
+
 def connect(
     data_dir: Path, *, read_only: bool = False, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
     path = data_dir / DB_FILE
     if read_only and not path.exists():
-        raise StoreError(f"no pageviews data in {data_dir} (run `pageviews run` first)")
+        raise NoDataYet(f"no pageviews data in {data_dir} (run `pageviews run` first)")
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
@@ -33,6 +37,8 @@ def connect(
             ) from error
         raise
     con.execute("SET TimeZone = 'UTC'")
+    # Queries are served from this database: none of them may read or write other files.
+    con.execute("SET enable_external_access = false")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     if not read_only:

@@ -1,42 +1,21 @@
-"""Read-only SQL over the result tables, and the output formats of `pageviews query`."""
+"""`pageviews query`: read-only SQL over the result tables, and its output formats."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from pageviews.store.duckdb_store import StoreError, connect
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
+from pageviews.store.base import QueryResult
+from pageviews.store.clients import open_store
 
 
 def run_query(data_dir: Path, sql: str, params: list[Any] | None = None) -> QueryResult:
-    """Run one statement on a read-only connection; the file cannot be changed through it."""
-    con = connect(data_dir, read_only=True)
-    try:
-        # No reading or writing files on this connection: only the stored tables.
-        con.execute("SET enable_external_access = false")
-        try:
-            cursor = con.execute(sql, params or [])
-        except duckdb.Error as error:
-            raise StoreError(f"query failed: {error}") from error
-        if cursor.description is None:
-            return QueryResult([], [])
-        columns = [d[0] for d in cursor.description]
-        return QueryResult(columns, cursor.fetchall())
-    finally:
-        con.close()
+    """Through the live pipeline when one runs on this data dir, else on the file."""
+    return open_store(data_dir).query(sql, params or [])
 
 
 def _text(value: Any) -> str:

@@ -94,5 +94,34 @@ TICKS_DDL = (
 META_DDL = "CREATE TABLE IF NOT EXISTS state_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
 
 
+# One row about the run, for dashboards: how far event time and the watermark have got.
+STATUS_VIEW_DDL = """CREATE OR REPLACE VIEW pipeline_status AS
+WITH meta AS (
+    SELECT
+        max(CASE WHEN key = 'max_event_ms' THEN CAST(value AS BIGINT) END) AS max_event_ms,
+        max(CASE WHEN key = 'max_tick_ms' THEN CAST(value AS BIGINT) END) AS max_tick_ms,
+        max(CASE WHEN key = 'config'
+            THEN CAST(json_extract(value, '$.lateness_ms') AS BIGINT) END) AS lateness_ms,
+        max(CASE WHEN key = 'config'
+            THEN CAST(json_extract(value, '$.user_session_gap_ms') AS BIGINT) END)
+            AS user_session_gap_ms,
+        max(CASE WHEN key = 'next_seq' THEN CAST(value AS BIGINT) END) AS records_received,
+        coalesce(bool_or(key = 'ended' AND value = 'true'), false) AS input_ended
+    FROM state_meta
+), watermark AS (
+    SELECT *, greatest(max_event_ms - lateness_ms, max_tick_ms) AS watermark_ms FROM meta
+)
+SELECT
+    -- Sentinels (no data yet, +infinity at the end of input) show as NULL.
+    CASE WHEN max_event_ms > 0 THEN make_timestamptz(max_event_ms * 1000) END
+        AS newest_event_at,
+    CASE WHEN watermark_ms > 0 AND NOT input_ended THEN make_timestamptz(watermark_ms * 1000) END
+        AS watermark_at,
+    input_ended,
+    coalesce(records_received, 0) AS records_received,
+    user_session_gap_ms
+FROM watermark"""
+
+
 def all_ddl() -> list[str]:
-    return [*_raw_table_ddl(), TICKS_DDL, META_DDL, *RESULT_DDL]
+    return [*_raw_table_ddl(), TICKS_DDL, META_DDL, *RESULT_DDL, STATUS_VIEW_DDL]

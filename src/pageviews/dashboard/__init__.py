@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: what a user looks at, read through a Store."""

@@ -1,0 +1,59 @@
+"""Start the Streamlit dashboard as a child process bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).with_name("app.py")
+DEFAULT_PORT = 8501
+PR_SET_PDEATHSIG = 1
+
+
+class DashboardUnavailable(Exception):
+    """Streamlit is not installed."""
+
+
+def dashboard_command(data_dir: Path, port: int, refresh_s: int) -> list[str]:
+    try:
+        import streamlit  # noqa: F401
+    except ImportError as error:
+        raise DashboardUnavailable(
+            'the dashboard needs Streamlit: pip install "pageviews[dashboard]" '
+            "(or run with --no-dashboard)"
+        ) from error
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", "127.0.0.1",
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--", "--data-dir", str(data_dir), "--refresh", str(refresh_s),
+    ]  # fmt: skip
+
+
+LOG_FILE = "dashboard.log"
+
+
+def start_dashboard(data_dir: Path, port: int, refresh_s: int) -> subprocess.Popen[bytes]:
+    """The dashboard as a child process; its output goes to <data dir>/dashboard.log."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / LOG_FILE).open("ab") as log:
+        return subprocess.Popen(  # noqa: S603 - our own command line
+            dashboard_command(data_dir, port, refresh_s),
+            stdout=log,
+            stderr=log,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def _die_with_parent() -> None:
+    """Linux: the dashboard gets SIGTERM when the pipeline dies, even by kill -9."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the pipeline still terminates it on a normal exit

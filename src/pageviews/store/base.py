@@ -1,0 +1,28 @@
+"""The query interface every store offers: DuckDB now, Pinot later, behind one method.
+
+The dashboard and `pageviews query` read through a Store and never care which one it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class Store(Protocol):
+    """Read-only SQL over the result tables. Parameters are always bound, never formatted."""
+
+    # Human-readable, for the dashboard's footer and error messages.
+    description: str
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult: ...

@@ -1,0 +1,84 @@
+"""Stores for readers: the live pipeline's endpoint when one answers, else the DuckDB file."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pageviews.store.base import QueryResult, Store
+from pageviews.store.duckdb_store import StoreError, connect
+from pageviews.store.readonly import run_read_only
+from pageviews.store.server import ENDPOINT_FILE
+
+TIMEOUT_S = 10.0
+
+
+class DuckDBFileStore:
+    """Reads the data dir's DuckDB file directly; works only while no run holds it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.description = f"DuckDB file in {data_dir}"
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        con = connect(self.data_dir, read_only=True)
+        try:
+            return run_read_only(con, sql, params)
+        finally:
+            con.close()
+
+
+class HttpStore:
+    """Queries the endpoint that a live `pageviews run` serves on 127.0.0.1."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.description = f"live pipeline at {url}"
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        body = json.dumps({"sql": sql, "params": list(params)}, default=str).encode()
+        request = urllib.request.Request(
+            f"{self.url}/query", data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise StoreError(json.loads(error.read()).get("error", str(error))) from error
+        except (urllib.error.URLError, TimeoutError) as error:
+            raise StoreError(f"the pipeline at {self.url} did not answer: {error}") from error
+        rows = [_typed_row(row, payload["types"]) for row in payload["rows"]]
+        return QueryResult(payload["columns"], rows)
+
+    def alive(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, TimeoutError, ConnectionError):
+            return False
+
+
+def _typed_row(row: list[Any], types: list[str]) -> tuple[Any, ...]:
+    """JSON carries timestamps as ISO text; give them back their type."""
+    return tuple(
+        datetime.fromisoformat(value) if value is not None and "TIMESTAMP" in kind else value
+        for value, kind in zip(row, types, strict=True)
+    )
+
+
+def open_store(data_dir: Path) -> Store:
+    """The live pipeline's endpoint if it answers, else the file in the data dir."""
+    endpoint = data_dir / ENDPOINT_FILE
+    if endpoint.exists():
+        try:
+            store = HttpStore(json.loads(endpoint.read_text())["url"])
+        except (ValueError, KeyError):
+            store = None
+        if store is not None and store.alive():
+            return store
+    return DuckDBFileStore(data_dir)
