@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PAGEVIEWS_CACHE ?= $(HOME)/.cache/pageviews
 export PIP_CACHE_DIR ?= $(PAGEVIEWS_CACHE)/pip
 
-.PHONY: run test lint typecheck unit install install-dev clean
+.PHONY: run test lint typecheck install install-dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/pageviews run $(ARGS)
 
+# The dashboard's browser test drives Debian's Chromium; Playwright never downloads a browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
 lint: install-dev
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
@@ -35,7 +42,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest -q -ra
 
 clean:
