@@ -12,9 +12,9 @@ from __future__ import annotations
 import duckdb
 
 from pageviews.config import WindowConfig
+from pageviews.engine import views
 from pageviews.engine.fixed_windows import add_contributions, record_late_events
 
-COUNTRY_VIEW = "pageview_country"
 UNKNOWN_COUNTRY = "unknown"
 
 
@@ -27,7 +27,7 @@ def admit_country_views(con: duckdb.DuckDBPyConnection, config: WindowConfig) ->
             t - t % $size + $size <= w_at AS late
         FROM batch_pv
         """,
-        {"view": COUNTRY_VIEW, "size": config.country_ms},
+        {"view": views.COUNTRY, "size": config.country_ms},
     )
     record_late_events(con, "batch_country")
     con.execute(
@@ -101,6 +101,6 @@ def release_and_join(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> No
             CASE WHEN op = 'upsert' THEN age END AS age
         FROM batch_matched
         """,
-        {"view": COUNTRY_VIEW, "unknown": UNKNOWN_COUNTRY, "size": config.country_ms},
+        {"view": views.COUNTRY, "unknown": UNKNOWN_COUNTRY, "size": config.country_ms},
     )
-    add_contributions(con)
+    add_contributions(con, "batch_contrib")

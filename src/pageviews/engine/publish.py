@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import duckdb
 
+from pageviews.engine import views
+
 # Columns of each result table, as SQL over state_windows sw and user counts uc.
 _TS = "make_timestamptz(sw.ws * 1000), make_timestamptz(sw.we * 1000)"
 _SELECTS = {
-    "pageview_tumbling": f"{_TS}, sw.key, sw.pv_count, uc.users",
-    "pageview_hopping": f"{_TS}, sw.key, sw.pv_count, uc.users",
-    "pageview_session": f"{_TS}, sw.key, sw.pv_count, uc.users",
-    "user_sessions": f"CAST(sw.key AS BIGINT), {_TS}, sw.pv_count",
-    "pageview_country": (
+    views.TUMBLING: f"{_TS}, sw.key, sw.pv_count, uc.users",
+    views.HOPPING: f"{_TS}, sw.key, sw.pv_count, uc.users",
+    views.SESSION: f"{_TS}, sw.key, sw.pv_count, uc.users",
+    views.USER_SESSION: f"CAST(sw.key AS BIGINT), {_TS}, sw.pv_count",
+    views.COUNTRY: (
         f"{_TS}, sw.key, sw.pv_count, uc.users, "
         "CASE WHEN sw.age_n > 0 THEN sw.age_sum / sw.age_n END"
     ),
@@ -32,10 +34,11 @@ def publish(con: duckdb.DuckDBPyConnection, watermark_ms: int) -> None:
         """
     )
     for view, columns in _SELECTS.items():
-        con.execute(f"DELETE FROM {view} WHERE NOT is_final")  # noqa: S608 - our table names
+        table = views.TABLES[view]
+        con.execute(f"DELETE FROM {table} WHERE NOT is_final")  # noqa: S608 - our table names
         con.execute(
             f"""
-            INSERT INTO {view}
+            INSERT INTO {table}
             SELECT {columns}, sw.we <= $watermark
             FROM state_windows sw
             LEFT JOIN batch_user_counts uc USING (view, key, ws)

@@ -17,15 +17,13 @@ from __future__ import annotations
 import duckdb
 
 from pageviews.config import WindowConfig
-
-SESSION_VIEW = "pageview_session"
-USER_SESSION_VIEW = "user_sessions"
+from pageviews.engine import views
 
 
 def apply_sessions(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> None:
     params = {
-        "source_view": SESSION_VIEW,
-        "user_view": USER_SESSION_VIEW,
+        "source_view": views.SESSION,
+        "user_view": views.USER_SESSION,
         "source_gap": config.session_gap_ms,
         "user_gap": config.user_session_gap_ms,
     }
@@ -42,12 +40,12 @@ def apply_sessions(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> None
         params,
     )
     con.execute(
-        """
+        f"""
         INSERT INTO late_events
-        SELECT e.view, make_timestamptz(e.t * 1000), bl.line, e.seq
+        SELECT {views.table_name_sql("e.view")}, make_timestamptz(e.t * 1000), bl.line, e.seq
         FROM batch_session_events e JOIN batch_lines bl USING (seq)
         WHERE e.late
-        """
+        """  # noqa: S608 - constant SQL from our view names
     )
     # First the batch's own events become islands (one sort over the batch's points); then the
     # few islands merge with the open sessions of their keys as intervals.
@@ -131,5 +129,5 @@ def apply_sessions(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> None
         EXCEPT
         SELECT view, key, ws, user_id FROM state_window_users
         """,
-        {"source_view": SESSION_VIEW},
+        {"source_view": views.SESSION},
     )
