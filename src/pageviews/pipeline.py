@@ -30,7 +30,9 @@ class RunOptions:
     config: WindowConfig = field(default_factory=WindowConfig)
     rate: float | None = None  # lines per second; None = as fast as possible
     batch_lines: int = 100_000
-    flush_ms: int = 200  # paced input commits at least this often, for freshness
+    # Paced input commits once it has caught up with the lines due and its oldest pending line
+    # has waited this long. Each commit has a fixed cost, so shorter means fresher but busier.
+    flush_ms: int = 250
     idle_tick_ms: int = 1_000  # live input: advance W with the wall clock after this idle time
     threads: int | None = None
     serve_queries: bool = False  # answer read-only queries on 127.0.0.1 while running
@@ -74,7 +76,9 @@ class _Pending:
     arrivals: list[tuple[float, int]] = field(default_factory=list)
     started: float = 0.0
 
-    def add(self, chunk: LineChunk, start: int, stop: int) -> None:
+    def add(
+        self, chunk: LineChunk, start: int, stop: int, arrivals: list[tuple[float, int]]
+    ) -> None:
         if not self.lines:
             self.started = time.monotonic()
         self.lines.extend(chunk.lines[start:stop])
@@ -83,7 +87,7 @@ class _Pending:
             self.reasons.extend(chunk.pre_reasons[start:stop])
         else:
             self.reasons.extend([None] * (stop - start))
-        self.arrivals.append((time.monotonic(), stop - start))
+        self.arrivals.extend(arrivals)
 
 
 def bind_data_dir(meta: Meta, options: RunOptions) -> Position:
@@ -161,10 +165,13 @@ class _Loop:
                 if should_stop():
                     self._commit(pending, position)
                     return
-                take = pacer.allowance(len(chunk.lines) - offset)
+                wanted = len(chunk.lines) - offset
+                take = pacer.allowance(wanted)
+                # Caught up: no line is due beyond these. Until then, a paced batch keeps
+                # taking the backlog, so batches grow with load instead of falling behind.
+                caught_up = take < wanted
                 if take:
-                    pending.add(chunk, offset, offset + take)
-                    pacer.sent_lines(take)
+                    pending.add(chunk, offset, offset + take, pacer.sent_lines(take))
                     offset += take
                     last_line_at = time.monotonic()
                     if offset < len(chunk.lines):
@@ -173,7 +180,7 @@ class _Loop:
                         )
                     else:
                         position = Position(chunk.bytes_end, chunk.lines_end)
-                if self._due(pending):
+                if self._due(pending, caught_up):
                     self._commit(pending, position)
                     pending = _Pending()
                 elif self.options.input.is_live and not pending.lines:
@@ -191,10 +198,10 @@ class _Loop:
             yield chunk, start
             start = Position(chunk.bytes_end, chunk.lines_end)
 
-    def _due(self, pending: _Pending) -> bool:
+    def _due(self, pending: _Pending, caught_up: bool) -> bool:
         if len(pending.lines) >= self.options.batch_lines:
             return True
-        if self.paced and pending.lines:
+        if self.paced and caught_up and pending.lines:
             return (time.monotonic() - pending.started) * 1000 >= self.options.flush_ms
         return False
 

@@ -45,11 +45,13 @@ def _quote(text: str) -> str:
 
 
 def _raw(name: str) -> str:
-    """A field's raw JSON text; NULL when the key is absent or the value is null.
+    """Column with a field's raw JSON text; NULL when the key is absent or the value is null."""
+    return f"raw_{name}"
 
-    As VARCHAR: casting the JSON type itself would read '"7"' as the integer 7.
-    """
-    return f"CAST(j.{name} AS VARCHAR)"
+
+def _raw_sql(name: str) -> str:
+    """As VARCHAR: casting the JSON type itself would read '"7"' as the integer 7."""
+    return f"CAST(j.{name} AS VARCHAR) AS {_raw(name)}"
 
 
 def _is_string(name: str) -> str:
@@ -191,6 +193,7 @@ def _column_sql(field: Field) -> str:
 @cache
 def validation_sql() -> str:
     """SQL that reads temp table batch_lines(seq, line, pre_reason) into batch_parsed."""
+    raws = ", ".join(_raw_sql(key) for key in _KEYS)
     typed = ",\n ".join(_typed_sql(field) for field in OUTPUT_COLUMNS.values())
     columns = ",\n ".join(_column_sql(field) for field in OUTPUT_COLUMNS.values())
     event_time = (
@@ -218,12 +221,15 @@ WITH shape AS (
                  ELSE lower(json_type(line)) END
         END AS shape_reason
     FROM batch_lines
-), fields AS (
+), parsed AS (
     SELECT seq, shape_reason,
         CASE WHEN shape_reason IS NULL THEN json_transform(line, {_quote(_STRUCT)}) END AS j
     FROM shape
+), fields AS (
+    -- Each field once, by name: the checks below refer to these columns many times.
+    SELECT seq, shape_reason, {raws} FROM parsed
 ), typed AS (
-    SELECT seq, shape_reason, j,
+    SELECT *,
         {_string("type")} AS record_type,
         {_string("op")} AS op,
         {typed}

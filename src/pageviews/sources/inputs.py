@@ -107,5 +107,22 @@ class Pacer:
             return 0
         return min(due, limit)
 
-    def sent_lines(self, count: int) -> None:
+    def sent_lines(self, count: int) -> list[tuple[float, int]]:
+        """Record `count` lines as sent; return when they were due, as (monotonic time, lines).
+
+        A paced line arrives at its due time whether or not the pipeline is busy then, so
+        freshness is measured from there. The span is split in four, which is plenty for
+        percentiles.
+        """
+        first = self.sent
         self.sent += count
+        if self.rate is None:
+            return [(self.clock(), count)]
+        quarters = [count // 4 + (1 if i < count % 4 else 0) for i in range(4)]
+        due: list[tuple[float, int]] = []
+        offset = first
+        for part in quarters:
+            if part:
+                due.append((self.started + (offset + part / 2) / self.rate, part))
+                offset += part
+        return due
