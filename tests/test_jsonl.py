@@ -41,3 +41,13 @@ def test_resume_from_a_byte_offset_or_by_skipping(read_bytes: int) -> None:
     skipped = list(read_line_chunks(io.BytesIO(DATA), skip_lines=3))
     assert [line for c in skipped for line in c.lines][-1] == "last"
     assert sum(len(c.lines) for c in skipped) == 2
+
+
+def test_byte_order_mark_and_multibyte_cut(read_bytes: int) -> None:
+    long_line = "é".encode() * 40_000  # 80 000 bytes of two-byte characters
+    data = b"\xef\xbb\xbf" + b'{"a":1}\n' + long_line + b"\n"
+    lines = [line for c in read_line_chunks(io.BytesIO(data)) for line in c.lines]
+    reasons = [r for c in read_line_chunks(io.BytesIO(data)) for r in (c.pre_reasons or [])]
+    assert lines[0] == '{"a":1}'
+    assert len(lines[1].encode()) > MAX_LINE_BYTES  # still over the limit ...
+    assert not any(reasons)  # ... and valid UTF-8, so the reason will be the size

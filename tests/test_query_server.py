@@ -42,6 +42,23 @@ def test_http_store_answers_like_the_file(data_dir: Path) -> None:
             store.query("SELECT 1; SELECT 2")
         with pytest.raises(StoreError, match="Permission|external"):
             store.query("SELECT * FROM read_csv('/etc/hostname')")
+        # A write hidden in a SELECT, or in EXPLAIN ANALYZE, is refused too.
+        with pytest.raises(StoreError, match="read-only|only read-only"):
+            store.query(
+                "WITH d AS (DELETE FROM pageview_tumbling RETURNING *) SELECT count(*) FROM d"
+            )
+        with pytest.raises(StoreError, match="only read-only"):
+            store.query("EXPLAIN ANALYZE DELETE FROM pageview_tumbling")
+        assert store.query(SQL, ["Inbox"]) == expected  # nothing was deleted
+        # Values JSON has no type for come back as text; times are in UTC.
+        [(interval, zone)] = store.query("SELECT INTERVAL 1 DAY, current_setting('TimeZone')").rows
+        assert "1 day" in str(interval) and zone == "UTC"
+        odd = urllib.request.Request(
+            f"{server.url}/query", data=b"{}", headers={"Content-Length": "abc"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(odd, timeout=5)
+        assert refused.value.code == 400
         bad = urllib.request.Request(f"{server.url}/query", data=b"not json")
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(bad, timeout=5)

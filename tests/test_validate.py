@@ -145,3 +145,14 @@ def test_string_escapes_are_decoded() -> None:
         ]
     )
     assert con_rows[0][0] is None
+
+
+def test_only_a_records_own_event_time_counts() -> None:
+    # A user record with a stray event_timestamp must not move the watermark by it.
+    [(reason, record_type, _, _, event_ms)] = _parse(
+        [
+            '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01",'
+            '"event_timestamp":4000000000000000000}'
+        ]
+    )
+    assert (reason, record_type, event_ms) == (None, "user", 1_767_225_601_000)

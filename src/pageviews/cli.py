@@ -243,7 +243,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             dashboard.wait(timeout=10)
     if args.stats_json is not None:
         args.stats_json.write_text(json.dumps(stats.summary()))
-    if stats.lines == 0 and stats.ended:
+    if stats.already_complete:
         print("pageviews: this input was already fully processed; nothing to do.", file=sys.stderr)
         return 0
     state = "input complete" if stats.ended else "stopped; run the same command to resume"

@@ -37,6 +37,12 @@ class RunOptions:
     threads: int | None = None
     serve_queries: bool = False  # answer read-only queries on 127.0.0.1 while running
 
+    def __post_init__(self) -> None:
+        if self.batch_lines < 1:
+            raise ValueError(f"--batch-lines must be at least 1, got {self.batch_lines}")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError(f"--rate must be above 0 lines per second, got {self.rate}")
+
 
 @dataclass
 class RunStats:
@@ -46,6 +52,7 @@ class RunStats:
     batches: int = 0
     watermark_ms: int | None = None
     ended: bool = False
+    already_complete: bool = False  # the data dir had finished this input before this run
     seconds: float = 0.0
     # (seconds from a line's arrival to the commit that made it queryable, line count)
     freshness: list[tuple[float, int]] = field(default_factory=list)
@@ -90,14 +97,24 @@ class _Pending:
         self.arrivals.extend(arrivals)
 
 
+# Bump when the layout or meaning of engine state changes: old state must not be resumed.
+STATE_VERSION = 2
+
+
 def bind_data_dir(meta: Meta, options: RunOptions) -> Position:
     """Tie a data dir to one input and config; return where to resume."""
     identity = options.input.identity()
     config = asdict(options.config)
     known_input = meta.get("input")
     if known_input is None:
-        meta.set_many({"input": identity, "config": config})
+        meta.set_many({"input": identity, "config": config, "state_version": STATE_VERSION})
         return Position()
+    if meta.get("state_version") != STATE_VERSION:
+        raise PipelineError(
+            f"{options.data_dir} holds engine state of an older pageviews "
+            f"(version {meta.get('state_version')}, this one writes {STATE_VERSION}); "
+            "use a fresh --data-dir."
+        )
     if known_input != identity:
         raise PipelineError(
             f"{options.data_dir} holds a run of {known_input}, not {identity}. "
@@ -126,7 +143,7 @@ def run_pipeline(
         stats = RunStats(watermark_ms=engine.watermark_ms)
         resume = bind_data_dir(engine.meta, options)
         if engine.meta.get("ended", False):
-            stats.ended = True
+            stats.ended = stats.already_complete = True
             return stats
         _Loop(engine, options, stats, progress).run(resume, should_stop)
         stats.seconds = time.monotonic() - started
@@ -165,7 +182,10 @@ class _Loop:
                 if should_stop():
                     self._commit(pending, position)
                     return
-                wanted = len(chunk.lines) - offset
+                # Never more than fits in the batch: --batch-lines is an upper bound.
+                wanted = min(
+                    len(chunk.lines) - offset, self.options.batch_lines - len(pending.lines)
+                )
                 take = pacer.allowance(wanted)
                 # Caught up: no line is due beyond these. Until then, a paced batch keeps
                 # taking the backlog, so batches grow with load instead of falling behind.

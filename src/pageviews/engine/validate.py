@@ -157,6 +157,10 @@ def _field_checks(field: Field) -> list[str]:
     return checks
 
 
+def _field(rtype: RecordType, name: str) -> Field:
+    return next(field for field in rtype.fields if field.name == name)
+
+
 def _record_condition(rtype: RecordType) -> str:
     condition = f"record_type = {_quote(rtype.name)}"
     if rtype.op is not None:
@@ -196,12 +200,16 @@ def validation_sql() -> str:
     raws = ", ".join(_raw_sql(key) for key in _KEYS)
     typed = ",\n ".join(_typed_sql(field) for field in OUTPUT_COLUMNS.values())
     columns = ",\n ".join(_column_sql(field) for field in OUTPUT_COLUMNS.values())
+    # Each type's own event-time field: another type's field in the same line is ignored.
     event_time = (
-        "coalesce("
-        + ", ".join(
-            _typed(field) for field in OUTPUT_COLUMNS.values() if field.kind is Kind.TIMESTAMP
+        "CASE "
+        + " ".join(
+            f"WHEN record_type = {_quote(rtype.name)} "
+            f"THEN {_typed(_field(rtype, rtype.event_time))}"
+            for rtype in RECORD_TYPES
+            if rtype.op != "delete"  # upserts and deletes share updated_at
         )
-        + ")"
+        + " END"
     )
     return f"""
 CREATE OR REPLACE TEMP TABLE batch_parsed AS

@@ -32,6 +32,11 @@ def _decode(raw_lines: list[bytes]) -> tuple[list[str], list[str | None] | None]
         lines: list[str] = []
         reasons: list[str | None] = []
         for raw in raw_lines:
+            if len(raw) > MAX_LINE_BYTES:
+                # Its reason is its size: the cut may well have split a character.
+                lines.append(raw.decode("utf-8", errors="replace"))
+                reasons.append(None)
+                continue
             try:
                 lines.append(raw.decode("utf-8"))
                 reasons.append(None)
@@ -50,7 +55,8 @@ def read_line_chunks(
     pending = b""
     oversize: bytes | None = None  # head of a line that is being cut to the limit
     while True:
-        data = stream.read(READ_BYTES)
+        # read1: return what a pipe has now instead of waiting for a full buffer.
+        data = stream.read1(READ_BYTES) if hasattr(stream, "read1") else stream.read(READ_BYTES)
         if not data:
             break
         if oversize is not None:
@@ -102,7 +108,10 @@ def _make_chunk(
 
 
 def _tidy(line: bytes) -> bytes:
-    """Drop a CR of a CRLF ending; cut an oversize line just past the limit."""
+    """Drop a UTF-8 byte order mark and the CR of a CRLF ending; cut an oversize line just past
+    the limit."""
+    if line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
     if line.endswith(b"\r"):
         line = line[:-1]
     return line if len(line) <= MAX_LINE_BYTES else line[: MAX_LINE_BYTES + 1]

@@ -6,7 +6,7 @@ The dashboard and `pageviews query` read through a Store and never care which on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -14,6 +14,8 @@ from typing import Any, Protocol
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    # DuckDB type names of the columns, where the store knows them.
+    types: list[str] = field(default_factory=list, compare=False)
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]

@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from datetime import datetime
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,10 @@ class HttpStore:
                 payload = json.loads(response.read())
         except urllib.error.HTTPError as error:
             raise StoreError(json.loads(error.read()).get("error", str(error))) from error
-        except (urllib.error.URLError, TimeoutError) as error:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as error:
             raise StoreError(f"the pipeline at {self.url} did not answer: {error}") from error
         rows = [_typed_row(row, payload["types"]) for row in payload["rows"]]
-        return QueryResult(payload["columns"], rows)
+        return QueryResult(payload["columns"], rows, payload["types"])
 
     def alive(self) -> bool:
         try:

@@ -10,25 +10,33 @@ import duckdb
 from pageviews.store.base import QueryResult
 from pageviews.store.duckdb_store import StoreError
 
-_READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-
 
 def run_read_only(
     con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
 ) -> QueryResult:
-    """Refuse anything but one SELECT; the caller's connection may well be writable."""
+    """Run one SELECT in a read-only transaction; the connection itself may be writable.
+
+    The statement type alone is not enough: a SELECT can wrap a DELETE in a CTE. The read-only
+    transaction makes DuckDB refuse any write, whatever the statement looks like.
+    """
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as error:
         raise StoreError(f"query failed: {error}") from error
     if len(statements) != 1:
         raise StoreError(f"query failed: expected one statement, got {len(statements)}")
-    if statements[0].type not in _READ_ONLY:
+    if statements[0].type is not duckdb.StatementType.SELECT:
         raise StoreError("query failed: only read-only SELECT statements are allowed")
+    con.execute("BEGIN TRANSACTION READ ONLY")
     try:
         cursor = con.execute(sql, list(params))
+        if cursor.description is None:
+            return QueryResult([], [])
+        description = cursor.description
+        return QueryResult(
+            [d[0] for d in description], cursor.fetchall(), [str(d[1]) for d in description]
+        )
     except duckdb.Error as error:
         raise StoreError(f"query failed: {error}") from error
-    if cursor.description is None:
-        return QueryResult([], [])
-    return QueryResult([d[0] for d in cursor.description], cursor.fetchall())
+    finally:
+        con.execute("ROLLBACK")

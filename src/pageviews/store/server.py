@@ -76,14 +76,14 @@ class QueryServer:
         with self._lock:
             cursor = self._reader.cursor()
         try:
+            cursor.execute("SET TimeZone = 'UTC'")  # settings are per connection
             result = run_read_only(cursor, sql, params)
-            types = [str(d[1]) for d in cursor.description or []]
         except StoreError as error:
             return 400, {"error": str(error)}
         finally:
             cursor.close()
         rows = [[_json_value(v) for v in row] for row in result.rows]
-        return 200, {"columns": result.columns, "types": types, "rows": rows}
+        return 200, {"columns": result.columns, "types": result.types, "rows": rows}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -96,15 +96,22 @@ class QueryServer:
                     self._send(404, {"error": "not found"})
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length", 0))
-                if self.path != "/query" or length > MAX_REQUEST_BYTES:
-                    self._send(404 if self.path != "/query" else 413, {"error": "refused"})
+                if self.path != "/query":
+                    self._send(404, {"error": "not found"})
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length", ""))
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_REQUEST_BYTES:
+                    self._send(400, {"error": f"Content-Length must be 0..{MAX_REQUEST_BYTES}"})
                     return
                 status, payload = server.answer(self.rfile.read(length))
                 self._send(status, payload)
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
-                body = json.dumps(payload).encode()
+                # Intervals, UUIDs, blobs and the like travel as text.
+                body = json.dumps(payload, default=str).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
