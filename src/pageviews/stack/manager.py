@@ -65,6 +65,7 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     started = time.monotonic()
     java_binary()  # fail early and clearly without Java
     fetch.fetch_all(config, say)
+    mariadb.ensure_installed(say)
     config.stack_dir.mkdir(parents=True, exist_ok=True)
     not_running = [s.name for s in all_services(config) if s.process() is None]
     check_ports(config, not_running)

@@ -6,8 +6,10 @@ ever passed as bound parameters, never formatted into SQL or logged.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pymysql
@@ -50,6 +52,36 @@ def _binary(name: str) -> str:
             "(with a policy-rc.d that returns 101, so that no system service starts)"
         )
     return path
+
+
+def ensure_installed(say: Callable[[str], None]) -> None:
+    """Install Debian's mariadb-server if mariadbd is missing (as root, with apt-get).
+
+    A policy-rc.d that denies every start keeps the package from starting a system service;
+    an existing policy-rc.d is left as it is.
+    """
+    if shutil.which("mariadbd") or Path("/usr/sbin/mariadbd").exists():
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        _binary("mariadbd")  # raises the clear "install MariaDB" error
+    policy = Path("/usr/sbin/policy-rc.d")
+    made_policy = not policy.exists()
+    if made_policy:
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    say("mariadb: installing Debian's mariadb-server (apt-get) ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        for args in (["update", "-q"], ["install", "-y", "-q", "mariadb-server"]):
+            result = subprocess.run(  # noqa: S603 - fixed apt-get arguments
+                [str(apt), *args], capture_output=True, text=True, env=env, check=False
+            )
+            if result.returncode != 0:
+                raise ServiceError(f"apt-get {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    finally:
+        if made_policy:
+            policy.unlink(missing_ok=True)
 
 
 def prepare(config: StackConfig) -> bool:
