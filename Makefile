@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dashboard,dev]'
+	$(BIN)/pip install --quiet -e '.[dashboard,dev,kafka]'
 	touch $@
 
 install: $(VENV)/.installed

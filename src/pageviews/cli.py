@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -31,10 +32,19 @@ from pageviews.sources.inputs import InputSpec
 from pageviews.store.duckdb_store import StoreError
 from pageviews.timefmt import format_ms, parse_duration_ms
 
+if TYPE_CHECKING:
+    from pageviews.stack.config import StackConfig
+
 DEFAULT_DATA_DIR = os.environ.get("PAGEVIEWS_DATA_DIR", "data")
 DEFAULT_LIVE_RATE = 1_000.0
 _DATA_DIR_HELP = (
     "where records, state and results are kept (default: ./data, or $PAGEVIEWS_DATA_DIR)"
+)
+
+
+_STACK_DIR_HELP = (
+    "where the stack keeps data, logs and PIDs "
+    "(default: ~/.cache/pageviews/stack, or $PAGEVIEWS_STACK_DIR)"
 )
 
 
@@ -135,6 +145,41 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--late-fraction", type=float, default=0.002)
     gen.add_argument("--malformed-fraction", type=float, default=0.001)
     gen.add_argument("--out", default="-", metavar="FILE", help="output file (default: stdout)")
+    gen.add_argument(
+        "--to",
+        choices=("file", "stack"),
+        default="file",
+        help="file: JSONL to --out; stack: page views and sessions to Kafka, users to MariaDB",
+    )
+    gen.add_argument(
+        "--rate", type=float, metavar="EV_PER_S", help="with --to stack: lines/s (default: max)"
+    )
+    gen.add_argument("--stack-dir", type=Path, help=_STACK_DIR_HELP)
+
+    stack = sub.add_parser(
+        "stack",
+        help="run Kafka, MariaDB and Kafka Connect natively on 127.0.0.1",
+        description=(
+            "The distributed runtime's services, without Docker: three Kafka brokers (KRaft), "
+            "MariaDB with binlog CDC, and Kafka Connect with Debezium. Jars come from Maven "
+            "Central into ~/.cache/pageviews (or $PAGEVIEWS_CACHE)."
+        ),
+    )
+    stack_sub = stack.add_subparsers(dest="stack_command", required=True)
+    stack_up = stack_sub.add_parser(
+        "up", help="fetch, start and wait until every service is healthy"
+    )
+    stack_status = stack_sub.add_parser("status", help="health, PIDs, ports and RSS")
+    stack_status.add_argument("--json", action="store_true", help="print JSON")
+    stack_logs = stack_sub.add_parser("logs", help="tail the services' log files")
+    stack_logs.add_argument(
+        "service", nargs="?", help="mariadb, kafka, kafka-1..3 or connect (default: all)"
+    )
+    stack_logs.add_argument("-n", "--lines", type=int, default=40)
+    stack_logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    stack_down = stack_sub.add_parser("down", help="stop what `stack up` started (data is kept)")
+    for sp in (stack_up, stack_status, stack_logs, stack_down):
+        sp.add_argument("--stack-dir", type=Path, help=_STACK_DIR_HELP)
 
     query = sub.add_parser(
         "query",
@@ -268,6 +313,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from pageviews.sources.generator import GeneratorConfig, write_jsonl
 
+    if args.to == "stack":
+        return _generate_to_stack(args)
     config = GeneratorConfig(
         seed=args.seed,
         events=args.events,
@@ -284,6 +331,102 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     count = write_jsonl(config, args.out, progress)
     if to_file:
         print(f"wrote {count:,} lines to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _generate_to_stack(args: argparse.Namespace) -> int:
+    from pageviews.sources.generator import GeneratorConfig, generate_lines
+    from pageviews.stack.config import StackConfig
+    from pageviews.stack.produce import GenerateStats, write_lines
+
+    stack = StackConfig.from_env(args.stack_dir)
+    config = GeneratorConfig(
+        seed=args.seed,
+        events=args.events,
+        users=args.users,
+        late_fraction=args.late_fraction,
+        malformed_fraction=args.malformed_fraction,
+    )
+    # Paced runs stamp events with the wall clock, as live input; unpaced ones replay.
+    clock = (lambda: int(time.time() * 1000)) if args.rate else None
+
+    def progress(stats: GenerateStats) -> None:
+        print(
+            f"[{stats.seconds:6.1f}s] {stats.lines:,} / {args.events:,} lines "
+            f"({stats.lines / max(stats.seconds, 1e-9):,.0f}/s): {stats.produced:,} to Kafka, "
+            f"{stats.users:,} user changes to MariaDB, {stats.refused:,} refused",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    stats = write_lines(stack, generate_lines(config, clock), args.rate, progress)
+    progress(stats)
+    for reason, count in sorted(stats.refused_reasons.items()):
+        print(f"  refused {count:,}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _stack_config(args: argparse.Namespace) -> StackConfig:
+    from pageviews.stack.config import StackConfig
+
+    return StackConfig.from_env(args.stack_dir)
+
+
+def _cmd_stack(args: argparse.Namespace) -> int:
+    from pageviews.stack import manager
+
+    config = _stack_config(args)
+    if args.stack_command == "up":
+        reports, seconds = manager.up(config)
+        for r in reports:
+            state = "started" if r.started_now else "already running"
+            print(
+                f"{r.name:10} pid {r.pid:<8} ports {','.join(map(str, r.ports)):12} "
+                f"rss {r.rss_mb or 0:6.0f} MB  {state}"
+            )
+        print(f"stack up in {seconds:.1f}s; Kafka bootstrap {config.bootstrap}")
+        return 0
+    if args.stack_command == "status":
+        if args.json:
+            print(json.dumps(manager.status_json(config), indent=2))
+            return 0
+        reports = manager.status(config)
+        for r in reports:
+            health = "healthy" if r.healthy else ("running" if r.running else "stopped")
+            print(
+                f"{r.name:10} {health:8} pid {r.pid or '-'!s:8} "
+                f"ports {','.join(map(str, r.ports)):12} rss {r.rss_mb or 0:6.0f} MB {r.detail}"
+            )
+        return 0 if all(r.healthy for r in reports) else 1
+    if args.stack_command == "logs":
+        return _stack_logs(config, args)
+    manager.down(config)
+    return 0
+
+
+def _stack_logs(config: StackConfig, args: argparse.Namespace) -> int:
+    from pageviews.stack import manager
+
+    files = manager.log_files(config, args.service)
+    if not files:
+        raise UsageError(f"no such service: {args.service}")
+    positions: dict[Path, int] = {}
+    for name, path in files:
+        if not path.exists():
+            continue
+        lines = path.read_text(errors="replace").splitlines()[-args.lines :]
+        for line in lines:
+            print(f"{name}| {line}")
+        positions[path] = path.stat().st_size
+    while args.follow:
+        time.sleep(1)
+        for name, path in files:
+            if path.exists() and path.stat().st_size > positions.get(path, 0):
+                with open(path, errors="replace") as log:
+                    log.seek(positions.get(path, 0))
+                    for line in log.read().splitlines():
+                        print(f"{name}| {line}", flush=True)
+                    positions[path] = log.tell()
     return 0
 
 
@@ -316,17 +459,39 @@ COMMANDS = {
     "query": _cmd_query,
     "check": _cmd_check,
     "bench": _cmd_bench,
+    "stack": _cmd_stack,
 }
+
+
+def _stack_errors() -> tuple[type[Exception], ...]:
+    """Errors of the stack package, if its extra is installed (imported lazily: it is heavy)."""
+    try:
+        from pageviews.stack.fetch import FetchError
+        from pageviews.stack.process import ServiceError
+        from pageviews.stack.produce import DeliveryError
+    except ImportError:
+        return ()
+    return (FetchError, ServiceError, DeliveryError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    domain_errors: tuple[type[Exception], ...] = (
+        UsageError,
+        PipelineError,
+        StoreError,
+        DashboardUnavailable,
+        ValueError,
+        *_stack_errors(),
+    )
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, PipelineError, StoreError, DashboardUnavailable, ValueError) as error:
+    except domain_errors as error:
         print(f"pageviews: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     except duckdb.Error as error:
         print(f"pageviews: database error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,1 @@
+"""The distributed runtime's services, started natively: Kafka (KRaft), MariaDB, Kafka Connect."""

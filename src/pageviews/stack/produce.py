@@ -1,0 +1,195 @@
+"""Writers into the stack: page views and sessions to Kafka, user changes to MariaDB.
+
+Users reach Kafka only through CDC: this module never produces to the users topic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, Message, Producer
+
+from pageviews.model import PAGEVIEW, USER_DELETE, USER_UPSERT, USERSESSION
+from pageviews.stack import mariadb
+from pageviews.stack.config import StackConfig
+from pageviews.stack.records import InvalidRecord, to_sql_datetime, validate
+
+UPSERT_SQL = (
+    "INSERT INTO Users (user_id, age, gender, country, subscription, updated_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s) "
+    "ON DUPLICATE KEY UPDATE age = VALUES(age), gender = VALUES(gender), "
+    "country = VALUES(country), subscription = VALUES(subscription), "
+    "updated_at = VALUES(updated_at)"
+)
+DELETE_SQL = "DELETE FROM Users WHERE user_id = %s"
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not acknowledge some records."""
+
+
+class EventProducer:
+    """Validated JSON records to Kafka: acks=all, idempotent, keyed by session_id."""
+
+    def __init__(self, config: StackConfig, extra: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.acked = 0
+        self.failed: list[str] = []
+        self.on_ack: Callable[[Message], None] | None = None
+        self.producer = Producer(
+            {
+                "bootstrap.servers": config.bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                **(extra or {}),
+            }
+        )
+        self.topics = {
+            PAGEVIEW.name: config.topics.pageviews,
+            USERSESSION.name: config.topics.sessions,
+        }
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self.failed.append(str(error))
+            return
+        self.acked += 1
+        if self.on_ack is not None:
+            self.on_ack(message)
+
+    def send(self, record: Any) -> None:
+        """Validate, then produce; raises InvalidRecord before anything is sent."""
+        rtype = validate(record)
+        topic = self.topics.get(rtype.name)
+        if topic is None:
+            raise InvalidRecord(
+                f"{rtype.label} records go to MariaDB (and reach Kafka by CDC), not to Kafka"
+            )
+        value = orjson.dumps({f.name: record.get(f.name) for f in rtype.fields})
+        while True:
+            try:
+                self.producer.produce(
+                    topic,
+                    value=value,
+                    key=record["session_id"].encode(),
+                    on_delivery=self._delivered,
+                )
+                break
+            except BufferError:  # local queue full: let deliveries drain, then retry
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        remaining = self.producer.flush(timeout_s)
+        if remaining or self.failed:
+            raise DeliveryError(
+                f"{remaining} records unacknowledged, {len(self.failed)} failed"
+                + (f"; first error: {self.failed[0]}" if self.failed else "")
+            )
+
+
+class UserWriter:
+    """User upserts and deletes as SQL with bound parameters, committed in small batches."""
+
+    def __init__(self, config: StackConfig, batch: int = 200) -> None:
+        self.conn = mariadb.connect_app(config)
+        self.conn.autocommit(False)
+        self.batch = batch
+        self.pending = 0
+        self.written = 0
+
+    def write(self, record: Any) -> None:
+        rtype = validate(record)
+        with self.conn.cursor() as cur:
+            if rtype is USER_UPSERT:
+                cur.execute(
+                    UPSERT_SQL,
+                    (
+                        record["user_id"],
+                        record.get("age"),
+                        record.get("gender"),
+                        record.get("country"),
+                        record.get("subscription"),
+                        to_sql_datetime(record["updated_at"]),
+                    ),
+                )
+            elif rtype is USER_DELETE:
+                cur.execute(DELETE_SQL, (record["user_id"],))
+            else:
+                raise InvalidRecord(f"{rtype.label} is not a user change")
+        self.pending += 1
+        self.written += 1
+        if self.pending >= self.batch:
+            self.commit()
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self.pending = 0
+
+    def close(self) -> None:
+        self.commit()
+        self.conn.close()
+
+
+@dataclass
+class GenerateStats:
+    lines: int = 0
+    produced: int = 0
+    users: int = 0
+    refused: int = 0
+    refused_reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def write_lines(
+    config: StackConfig,
+    lines: Iterable[str],
+    rate: float | None = None,
+    progress: Callable[[GenerateStats], None] | None = None,
+) -> GenerateStats:
+    """Send generated JSONL lines to the stack at `rate` lines/s (None: as fast as possible).
+
+    Lines that do not fit the model are refused (counted, never sent)."""
+    stats = GenerateStats()
+    producer = EventProducer(config)
+    users = UserWriter(config)
+    started = time.monotonic()
+    last_progress = started
+    try:
+        for line in lines:
+            stats.lines += 1
+            if rate:
+                due = started + stats.lines / rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            try:
+                record = orjson.loads(line)
+                rtype = validate(record)
+                if rtype.name == "user":
+                    users.write(record)
+                    stats.users += 1
+                else:
+                    producer.send(record)
+                    stats.produced += 1
+            except (orjson.JSONDecodeError, InvalidRecord) as error:
+                stats.refused += 1
+                reason = str(error).split(",")[0][:60]
+                stats.refused_reasons[reason] = stats.refused_reasons.get(reason, 0) + 1
+            now = time.monotonic()
+            if progress is not None and now - last_progress >= 2.0:
+                last_progress = now
+                users.commit()
+                stats.seconds = now - started
+                progress(stats)
+        users.close()
+        producer.flush()
+    finally:
+        stats.seconds = time.monotonic() - started
+    return stats

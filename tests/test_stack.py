@@ -1,0 +1,261 @@
+"""The real stack: three Kafka brokers, MariaDB and Connect+Debezium, started by `stack up`.
+
+One module-scoped stack, started and stopped through the same code as the CLI. A service that
+cannot start fails these tests; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import Consumer
+
+from pageviews.sources.generator import GeneratorConfig, generate_lines
+from pageviews.stack import kafka, manager
+from pageviews.stack.config import StackConfig
+from pageviews.stack.produce import EventProducer, UserWriter
+from pageviews.stack.records import InvalidRecord
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    config = StackConfig.from_env(tmp_path_factory.mktemp("stack"))
+    try:
+        manager.up(config, say=lambda text: None)
+        yield config
+    finally:
+        manager.down(config, say=lambda text: None)
+
+
+def _pageviews(n: int, tag: str) -> list[dict[str, Any]]:
+    """N generated page views, each with its own session id so that each can be found again."""
+    out: list[dict[str, Any]] = []
+    for line in generate_lines(GeneratorConfig(seed=11, events=None, malformed_fraction=0.0)):
+        record = orjson.loads(line)
+        if record["type"] == "pageview":
+            record["session_id"] = f"{tag}-{len(out)}"
+            out.append(record)
+            if len(out) == n:
+                return out
+    raise AssertionError("unreachable")
+
+
+def _consume(
+    config: StackConfig, topic: str, keep: Any, want: int, timeout_s: float = 60.0
+) -> list[Any]:
+    """Read `topic` from the start; collect `keep(message)` results that are not None.
+
+    Stops `want` matches in, after reading on for 3 s more, so duplicates would be seen too."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.bootstrap,
+            "group.id": f"test-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    settle_until: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            if settle_until is not None and time.monotonic() > settle_until:
+                break
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            item = keep(message)
+            if item is not None:
+                found.append(item)
+                if len(found) >= want and settle_until is None:
+                    settle_until = time.monotonic() + 3.0
+    finally:
+        consumer.close()
+    return found
+
+
+def _session_of(tag: str) -> Any:
+    def keep(message: Any) -> Any:
+        value = orjson.loads(message.value())
+        return value["session_id"] if value["session_id"].startswith(tag + "-") else None
+
+    return keep
+
+
+def test_up_reports_every_service_healthy(stack: StackConfig) -> None:
+    reports = manager.status(stack)
+    assert [r.name for r in reports] == ["mariadb", "kafka-1", "kafka-2", "kafka-3", "connect"]
+    assert all(r.healthy for r in reports), reports
+    # Idempotent: a second `up` starts nothing.
+    again, _ = manager.up(stack, say=lambda text: None)
+    assert not any(r.started_now for r in again)
+    assert [r.pid for r in again] == [r.pid for r in reports]
+
+
+def test_produce_n_pageviews_consume_exactly_n(stack: StackConfig) -> None:
+    n = 2_000
+    tag = f"rt-{uuid.uuid4().hex[:8]}"
+    producer = EventProducer(stack)
+    for record in _pageviews(n, tag):
+        producer.send(record)
+    producer.flush()
+    assert producer.acked == n
+    seen = _consume(stack, stack.topics.pageviews, _session_of(tag), n)
+    assert len(seen) == n
+    assert len(set(seen)) == n
+
+
+def test_user_insert_update_delete_reach_topic_in_order(stack: StackConfig) -> None:
+    user_id = int(time.time() * 1000) % 10**12
+    writer = UserWriter(stack)
+    base = {"type": "user", "op": "upsert", "user_id": user_id, "age": 33, "gender": "F"}
+    writer.write(base | {"country": "US", "subscription": "Gold", "updated_at": 1_767_225_600_000})
+    writer.commit()
+    writer.write(base | {"country": "DE", "subscription": "Gold", "updated_at": 1_767_225_660_000})
+    writer.commit()
+    writer.write(
+        {"type": "user", "op": "delete", "user_id": user_id, "updated_at": 1_767_225_720_000}
+    )
+    writer.close()
+
+    def keep(message: Any) -> Any:
+        if message.key() is None or orjson.loads(message.key()) != {"user_id": user_id}:
+            return None
+        if message.value() is None:
+            return ("tombstone", None, None)
+        value = orjson.loads(message.value())
+        row = value["after"] or value["before"]
+        return (value["op"], row["country"], row["updated_at"])
+
+    changes = _consume(stack, stack.topics.users, keep, 4)
+    assert [c[0] for c in changes] == ["c", "u", "d", "tombstone"]
+    assert [c[1] for c in changes[:3]] == ["US", "DE", "DE"]
+    assert changes[0][2] == "2026-01-01T00:00:00.000Z"
+
+
+def test_producer_refuses_invalid_record(stack: StackConfig) -> None:
+    producer = EventProducer(stack)
+    bad = {
+        "type": "pageview",
+        "session_id": "s1",
+        "user_id": "42",
+        "source": "Homepage",
+        "event_timestamp": "2026-01-01 00:00:00",
+    }
+    with pytest.raises(InvalidRecord, match=r"pageview\.user_id must be an integer"):
+        producer.send(bad)
+    with pytest.raises(InvalidRecord, match=r"source must be one of"):
+        producer.send(bad | {"user_id": 42, "source": "Nowhere"})
+    with pytest.raises(InvalidRecord, match=r"event_timestamp"):
+        producer.send(bad | {"user_id": 42, "event_timestamp": "yesterday"})
+    with pytest.raises(InvalidRecord, match="MariaDB"):
+        producer.send(
+            {"type": "user", "op": "delete", "user_id": 1, "updated_at": "2026-01-01 00:00:00"}
+        )
+    assert len(producer.producer) == 0  # nothing was queued for Kafka
+
+
+def test_kill_9_broker_under_load_loses_no_acknowledged_event(stack: StackConfig) -> None:
+    tag = f"k9-{uuid.uuid4().hex[:8]}"
+    producer = EventProducer(stack, {"message.timeout.ms": 120_000})
+    acked: set[str] = set()
+    producer.on_ack = lambda message: acked.add(
+        orjson.loads(message.value() or b"{}")["session_id"]
+    )
+    stop = threading.Event()
+    records = iter(_pageviews(200_000, tag))
+
+    def load() -> None:
+        for record in records:
+            if stop.is_set():
+                break
+            producer.send(record)
+            time.sleep(0.0005)  # a steady load, not a burst
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    time.sleep(3)
+    victim = kafka.node_service(stack, 2)
+    pid = victim.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(8)  # the cluster keeps taking writes with 2 of 3 in sync
+    acked_while_down = len(acked)
+    kafka.start(stack)
+    kafka.wait_healthy(stack)
+    time.sleep(3)
+    stop.set()
+    thread.join()
+    producer.flush(120)
+    assert acked_while_down > 0
+    assert not producer.failed
+    seen = set(_consume(stack, stack.topics.pageviews, _session_of(tag), len(acked), 120))
+    assert acked - seen == set()
+
+
+def test_down_up_keeps_topics_data_and_connector_offsets(stack: StackConfig) -> None:
+    tag = f"du-{uuid.uuid4().hex[:8]}"
+    producer = EventProducer(stack)
+    for record in _pageviews(100, tag):
+        producer.send(record)
+    producer.flush()
+    user_id = int(time.time() * 1000) % 10**12 + 7
+    writer = UserWriter(stack)
+    writer.write(
+        {
+            "type": "user",
+            "op": "upsert",
+            "user_id": user_id,
+            "age": 40,
+            "gender": "M",
+            "country": "FR",
+            "subscription": "Silver",
+            "updated_at": "2026-01-01 00:00:00",
+        }
+    )
+    writer.close()
+
+    def user_events(message: Any) -> Any:
+        if message.key() is None or orjson.loads(message.key()) != {"user_id": user_id}:
+            return None
+        value = message.value()
+        return None if value is None else orjson.loads(value)["op"]
+
+    assert _consume(stack, stack.topics.users, user_events, 1) == ["c"]
+
+    stopped = manager.down(stack, say=lambda text: None)
+    assert len(stopped) == 5
+    assert all(not r.running for r in manager.status(stack, deep=False))
+    manager.up(stack, say=lambda text: None)
+
+    assert set(stack.topics.all()) <= set(kafka.admin(stack).list_topics(timeout=10).topics)
+    assert len(set(_consume(stack, stack.topics.pageviews, _session_of(tag), 100))) == 100
+    # Offsets were kept: no new snapshot ("r") of the row, and CDC goes on from where it was.
+    writer = UserWriter(stack)
+    writer.write(
+        {"type": "user", "op": "delete", "user_id": user_id, "updated_at": 1_767_225_600_000}
+    )
+    writer.close()
+    assert _consume(stack, stack.topics.users, user_events, 2) == ["c", "d"]
+
+
+def test_stack_dir_holds_no_password_in_logs(stack: StackConfig) -> None:
+    logs = "".join(
+        Path(path).read_text(errors="replace")
+        for _, path in manager.log_files(stack, None)
+        if Path(path).exists()
+    )
+    for secret in (stack.cdc_password, stack.app_password, stack.mariadb_root_password):
+        assert secret not in logs
