@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 DEFAULT_DATA_DIR = os.environ.get("PAGEVIEWS_DATA_DIR", "data")
 DEFAULT_LIVE_RATE = 1_000.0
+BENCH_EVENTS = 5_000_000
+STACK_BENCH_EVENTS = 300_000
 _DATA_DIR_HELP = (
     "where records, state and results are kept (default: ./data, or $PAGEVIEWS_DATA_DIR)"
 )
@@ -198,12 +200,27 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
 
     bench = sub.add_parser("bench", help="measure throughput, memory and freshness (JSON)")
-    bench.add_argument("--events", type=int, default=5_000_000)
+    bench.add_argument(
+        "--events",
+        type=int,
+        default=BENCH_EVENTS,
+        help=f"default {BENCH_EVENTS:,} (stack: {STACK_BENCH_EVENTS:,} page views)",
+    )
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--live-rate", type=float, default=50_000.0)
     bench.add_argument("--live-seconds", type=float, default=20.0)
     bench.add_argument("--work-dir", type=Path, help="where to keep the input and data dirs")
     bench.add_argument("--json", action="store_true", help="print only the JSON report")
+    bench.add_argument(
+        "--backend",
+        choices=("embedded", "stack"),
+        default="embedded",
+        help="embedded: the DuckDB pipeline; stack: Kafka produce rate, stack up time, RSS",
+    )
+    bench.add_argument(
+        "--cold", action="store_true", help="with --backend stack: also time a cold stack up"
+    )
+    bench.add_argument("--stack-dir", type=Path, help=_STACK_DIR_HELP)
     return parser
 
 
@@ -446,6 +463,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.backend == "stack":
+        from pageviews.stack.bench import run_stack_bench
+
+        events = args.events if args.events != BENCH_EVENTS else STACK_BENCH_EVENTS
+        run_stack_bench(events, args.cold, args.stack_dir)
+        return 0
     from pageviews.bench import run_bench
 
     run_bench(args)
