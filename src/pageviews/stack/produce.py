@@ -95,42 +95,53 @@ class EventProducer:
 
 
 class UserWriter:
-    """User upserts and deletes as SQL with bound parameters, committed in small batches."""
+    """User upserts and deletes as SQL with bound parameters, sent in batches.
+
+    One round trip per statement capped the producer at about 2 000 user changes/s. Changes
+    are buffered and sent as runs: consecutive upserts in one multi-row INSERT, consecutive
+    deletes in one executemany, so the order of changes is kept.
+    """
 
     def __init__(self, config: StackConfig, batch: int = 200) -> None:
         self.conn = mariadb.connect_app(config)
         self.conn.autocommit(False)
         self.batch = batch
-        self.pending = 0
+        self.buffer: list[tuple[str, tuple[Any, ...]]] = []
         self.written = 0
 
     def write(self, record: Any) -> None:
         rtype = validate(record)
-        with self.conn.cursor() as cur:
-            if rtype is USER_UPSERT:
-                cur.execute(
-                    UPSERT_SQL,
-                    (
-                        record["user_id"],
-                        record.get("age"),
-                        record.get("gender"),
-                        record.get("country"),
-                        record.get("subscription"),
-                        to_sql_datetime(record["updated_at"]),
-                    ),
-                )
-            elif rtype is USER_DELETE:
-                cur.execute(DELETE_SQL, (record["user_id"],))
-            else:
-                raise InvalidRecord(f"{rtype.label} is not a user change")
-        self.pending += 1
+        if rtype is USER_UPSERT:
+            params: tuple[Any, ...] = (
+                record["user_id"],
+                record.get("age"),
+                record.get("gender"),
+                record.get("country"),
+                record.get("subscription"),
+                to_sql_datetime(record["updated_at"]),
+            )
+            self.buffer.append((UPSERT_SQL, params))
+        elif rtype is USER_DELETE:
+            self.buffer.append((DELETE_SQL, (record["user_id"],)))
+        else:
+            raise InvalidRecord(f"{rtype.label} is not a user change")
         self.written += 1
-        if self.pending >= self.batch:
+        if len(self.buffer) >= self.batch:
             self.commit()
 
     def commit(self) -> None:
+        """Send what is buffered, in order, and commit it as one transaction."""
+        with self.conn.cursor() as cur:
+            start = 0
+            while start < len(self.buffer):
+                sql = self.buffer[start][0]
+                end = start
+                while end < len(self.buffer) and self.buffer[end][0] == sql:
+                    end += 1
+                cur.executemany(sql, [params for _, params in self.buffer[start:end]])
+                start = end
         self.conn.commit()
-        self.pending = 0
+        self.buffer.clear()
 
     def close(self) -> None:
         self.commit()
