@@ -12,17 +12,20 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from confluent_kafka import Consumer
+from confluent_kafka.cimpl import NewTopic
 
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.stack import kafka, manager
 from pageviews.stack.config import StackConfig
-from pageviews.stack.produce import EventProducer, UserWriter
+from pageviews.stack.process import ServiceError
+from pageviews.stack.produce import EventProducer, UserWriter, write_lines
 from pageviews.stack.records import InvalidRecord
 
 pytestmark = pytest.mark.timeout(900)
@@ -165,6 +168,22 @@ def test_producer_refuses_invalid_record(stack: StackConfig) -> None:
             {"type": "user", "op": "delete", "user_id": 1, "updated_at": "2026-01-01 00:00:00"}
         )
     assert len(producer.producer) == 0  # nothing was queued for Kafka
+
+
+def test_oversize_and_malformed_lines_are_refused_not_sent(stack: StackConfig) -> None:
+    good = orjson.dumps(_pageviews(1, "refuse")[0]).decode()
+    oversize = good[:-1] + ',"pad":"' + "x" * 70_000 + '"}'
+    stats = write_lines(stack, [good, oversize, "not json", "[1]"])
+    assert (stats.produced, stats.refused) == (1, 3)
+    assert stats.refused_reasons.get("line is over the 64 KiB limit") == 1
+
+
+def test_existing_topic_with_wrong_layout_is_an_error(stack: StackConfig) -> None:
+    client = kafka.admin(stack)
+    name = f"narrow-{uuid.uuid4().hex[:8]}"
+    client.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result()
+    with pytest.raises(ServiceError, match=f"topic {name} exists with 1 partitions"):
+        kafka.ensure_topics(stack, replace(stack.topics, pageviews=name))
 
 
 def test_kill_9_broker_under_load_loses_no_acknowledged_event(stack: StackConfig) -> None:

@@ -151,11 +151,27 @@ def wait_healthy(config: StackConfig, timeout_s: float = 90.0) -> None:
 
 
 def ensure_topics(config: StackConfig, topics: Topics | None = None) -> list[str]:
-    """Create missing topics (5 partitions, RF 3, min ISR 2); existing ones are left alone."""
+    """Create missing topics (5 partitions, RF 3, min ISR 2); check the ones that exist.
+
+    An existing topic with fewer partitions or replicas than configured is an error: keyed
+    order and durability depend on them, and Kafka cannot lower either in place.
+    """
     topics = topics or config.topics
     client = admin(config)
-    existing = set(client.list_topics(timeout=10).topics)
+    metadata = client.list_topics(timeout=10).topics
+    existing = set(metadata)
     rf = min(topics.replication, len(config.broker_ports))
+    for name in topics.all():
+        if name not in metadata:
+            continue
+        partitions = metadata[name].partitions
+        replicas = min((len(p.replicas) for p in partitions.values()), default=0)
+        if len(partitions) != topics.partitions or replicas < rf:
+            raise ServiceError(
+                f"topic {name} exists with {len(partitions)} partitions and replication "
+                f"{replicas}; pageviews needs {topics.partitions} and {rf}. Delete it, or "
+                "point PAGEVIEWS_TOPIC_* at another name."
+            )
     new = [
         NewTopic(
             name,

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from pageviews.model import PAGEVIEW, USER_DELETE, USER_UPSERT, USERSESSION
+from pageviews.model import MAX_LINE_BYTES, PAGEVIEW, USER_DELETE, USER_UPSERT, USERSESSION
 from pageviews.stack import mariadb
 from pageviews.stack.config import StackConfig
 from pageviews.stack.records import InvalidRecord, to_sql_datetime, validate
@@ -181,6 +181,9 @@ def write_lines(
                 if delay > 0:
                     time.sleep(delay)
             try:
+                # A line of at most MAX/4 characters cannot exceed MAX bytes: skip the encode.
+                if len(line) > MAX_LINE_BYTES // 4 and len(line.encode()) > MAX_LINE_BYTES:
+                    raise InvalidRecord("line is over the 64 KiB limit")
                 record = orjson.loads(line)
                 rtype = validate(record)
                 if rtype.name == "user":
