@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -27,13 +26,18 @@ from pageviews.dashboard.launcher import (
     dashboard_command,
     start_dashboard,
 )
+from pageviews.errors import UsageError
 from pageviews.pipeline import PipelineError, RunOptions, RunStats, run_pipeline
 from pageviews.sources.inputs import InputSpec
+from pageviews.stack.commands import (
+    STACK_DIR_HELP,
+    add_stack_parser,
+    cmd_stack,
+    generate_to_stack,
+    stack_errors,
+)
 from pageviews.store.duckdb_store import StoreError
 from pageviews.timefmt import format_ms, parse_duration_ms
-
-if TYPE_CHECKING:
-    from pageviews.stack.config import StackConfig
 
 DEFAULT_DATA_DIR = os.environ.get("PAGEVIEWS_DATA_DIR", "data")
 DEFAULT_LIVE_RATE = 1_000.0
@@ -42,16 +46,6 @@ STACK_BENCH_EVENTS = 300_000
 _DATA_DIR_HELP = (
     "where records, state and results are kept (default: ./data, or $PAGEVIEWS_DATA_DIR)"
 )
-
-
-_STACK_DIR_HELP = (
-    "where the stack keeps data, logs and PIDs "
-    "(default: ~/.cache/pageviews/stack, or $PAGEVIEWS_STACK_DIR)"
-)
-
-
-class UsageError(Exception):
-    """Options that do not fit together."""
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
@@ -156,32 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--rate", type=float, metavar="EV_PER_S", help="with --to stack: lines/s (default: max)"
     )
-    gen.add_argument("--stack-dir", type=Path, help=_STACK_DIR_HELP)
+    gen.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
 
-    stack = sub.add_parser(
-        "stack",
-        help="run Kafka, MariaDB and Kafka Connect natively on 127.0.0.1",
-        description=(
-            "The distributed runtime's services, without Docker: three Kafka brokers (KRaft), "
-            "MariaDB with binlog CDC, and Kafka Connect with Debezium. Jars come from Maven "
-            "Central into ~/.cache/pageviews (or $PAGEVIEWS_CACHE)."
-        ),
-    )
-    stack_sub = stack.add_subparsers(dest="stack_command", required=True)
-    stack_up = stack_sub.add_parser(
-        "up", help="fetch, start and wait until every service is healthy"
-    )
-    stack_status = stack_sub.add_parser("status", help="health, PIDs, ports and RSS")
-    stack_status.add_argument("--json", action="store_true", help="print JSON")
-    stack_logs = stack_sub.add_parser("logs", help="tail the services' log files")
-    stack_logs.add_argument(
-        "service", nargs="?", help="mariadb, kafka, kafka-1..3 or connect (default: all)"
-    )
-    stack_logs.add_argument("-n", "--lines", type=int, default=40)
-    stack_logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    stack_down = stack_sub.add_parser("down", help="stop what `stack up` started (data is kept)")
-    for sp in (stack_up, stack_status, stack_logs, stack_down):
-        sp.add_argument("--stack-dir", type=Path, help=_STACK_DIR_HELP)
+    add_stack_parser(sub)
 
     query = sub.add_parser(
         "query",
@@ -220,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--cold", action="store_true", help="with --backend stack: also time a cold stack up"
     )
-    bench.add_argument("--stack-dir", type=Path, help=_STACK_DIR_HELP)
+    bench.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
     return parser
 
 
@@ -331,7 +302,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from pageviews.sources.generator import GeneratorConfig, write_jsonl
 
     if args.to == "stack":
-        return _generate_to_stack(args)
+        return generate_to_stack(args)
     config = GeneratorConfig(
         seed=args.seed,
         events=args.events,
@@ -348,102 +319,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     count = write_jsonl(config, args.out, progress)
     if to_file:
         print(f"wrote {count:,} lines to {args.out}", file=sys.stderr)
-    return 0
-
-
-def _generate_to_stack(args: argparse.Namespace) -> int:
-    from pageviews.sources.generator import GeneratorConfig, generate_lines
-    from pageviews.stack.config import StackConfig
-    from pageviews.stack.produce import GenerateStats, write_lines
-
-    stack = StackConfig.from_env(args.stack_dir)
-    config = GeneratorConfig(
-        seed=args.seed,
-        events=args.events,
-        users=args.users,
-        late_fraction=args.late_fraction,
-        malformed_fraction=args.malformed_fraction,
-    )
-    # Paced runs stamp events with the wall clock, as live input; unpaced ones replay.
-    clock = (lambda: int(time.time() * 1000)) if args.rate else None
-
-    def progress(stats: GenerateStats) -> None:
-        print(
-            f"[{stats.seconds:6.1f}s] {stats.lines:,} / {args.events:,} lines "
-            f"({stats.lines / max(stats.seconds, 1e-9):,.0f}/s): {stats.produced:,} to Kafka, "
-            f"{stats.users:,} user changes to MariaDB, {stats.refused:,} refused",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    stats = write_lines(stack, generate_lines(config, clock), args.rate, progress)
-    progress(stats)
-    for reason, count in sorted(stats.refused_reasons.items()):
-        print(f"  refused {count:,}: {reason}", file=sys.stderr)
-    return 0
-
-
-def _stack_config(args: argparse.Namespace) -> StackConfig:
-    from pageviews.stack.config import StackConfig
-
-    return StackConfig.from_env(args.stack_dir)
-
-
-def _cmd_stack(args: argparse.Namespace) -> int:
-    from pageviews.stack import manager
-
-    config = _stack_config(args)
-    if args.stack_command == "up":
-        reports, seconds = manager.up(config)
-        for r in reports:
-            state = "started" if r.started_now else "already running"
-            print(
-                f"{r.name:10} pid {r.pid:<8} ports {','.join(map(str, r.ports)):12} "
-                f"rss {r.rss_mb or 0:6.0f} MB  {state}"
-            )
-        print(f"stack up in {seconds:.1f}s; Kafka bootstrap {config.bootstrap}")
-        return 0
-    if args.stack_command == "status":
-        if args.json:
-            print(json.dumps(manager.status_json(config), indent=2))
-            return 0
-        reports = manager.status(config)
-        for r in reports:
-            health = "healthy" if r.healthy else ("running" if r.running else "stopped")
-            print(
-                f"{r.name:10} {health:8} pid {r.pid or '-'!s:8} "
-                f"ports {','.join(map(str, r.ports)):12} rss {r.rss_mb or 0:6.0f} MB {r.detail}"
-            )
-        return 0 if all(r.healthy for r in reports) else 1
-    if args.stack_command == "logs":
-        return _stack_logs(config, args)
-    manager.down(config)
-    return 0
-
-
-def _stack_logs(config: StackConfig, args: argparse.Namespace) -> int:
-    from pageviews.stack import manager
-
-    files = manager.log_files(config, args.service)
-    if not files:
-        raise UsageError(f"no such service: {args.service}")
-    positions: dict[Path, int] = {}
-    for name, path in files:
-        if not path.exists():
-            continue
-        lines = path.read_text(errors="replace").splitlines()[-args.lines :]
-        for line in lines:
-            print(f"{name}| {line}")
-        positions[path] = path.stat().st_size
-    while args.follow:
-        time.sleep(1)
-        for name, path in files:
-            if path.exists() and path.stat().st_size > positions.get(path, 0):
-                with open(path, errors="replace") as log:
-                    log.seek(positions.get(path, 0))
-                    for line in log.read().splitlines():
-                        print(f"{name}| {line}", flush=True)
-                    positions[path] = log.tell()
     return 0
 
 
@@ -482,19 +357,8 @@ COMMANDS = {
     "query": _cmd_query,
     "check": _cmd_check,
     "bench": _cmd_bench,
-    "stack": _cmd_stack,
+    "stack": cmd_stack,
 }
-
-
-def _stack_errors() -> tuple[type[Exception], ...]:
-    """Errors of the stack package, if its extra is installed (imported lazily: it is heavy)."""
-    try:
-        from pageviews.stack.fetch import FetchError
-        from pageviews.stack.process import ServiceError
-        from pageviews.stack.produce import DeliveryError
-    except ImportError:
-        return ()
-    return (FetchError, ServiceError, DeliveryError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -506,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         StoreError,
         DashboardUnavailable,
         ValueError,
-        *_stack_errors(),
+        *stack_errors(),
     )
     try:
         return COMMANDS[args.command](args)
