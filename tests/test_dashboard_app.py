@@ -53,8 +53,11 @@ def _expected(data_dir: Path) -> dict[str, object]:
         [last[0]],
     ).fetchone()
     dead = con.execute("SELECT count(*) FROM dead_letters").fetchone()
+    latest_reason = con.execute(
+        "SELECT reason FROM dead_letters ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
     con.close()
-    assert top_source and top_country and users and dead
+    assert top_source and top_country and users and dead and latest_reason
     return {
         "views": f"{int(last[1]):,}",
         "views_delta": int(last[1]) - int(previous[1]),
@@ -62,6 +65,7 @@ def _expected(data_dir: Path) -> dict[str, object]:
         "top_source": top_source[0],
         "top_country": top_country[0],
         "dead_letters": f"{int(dead[0]):,}",
+        "latest_reason": latest_reason[0],
     }
 
 
@@ -78,8 +82,9 @@ def test_kpis_and_health_show_the_stored_numbers(
     assert metrics["Top country"].value == expected["top_country"]
     assert metrics["Dead letters"].value == expected["dead_letters"]
     assert metrics["Watermark (UTC)"].value == "+inf"  # a replay ends with W = +inf
-    # The latest dead letters table lists reasons.
-    assert any("reason" in frame.value.columns for frame in app.dataframe)
+    # The latest dead letters table lists reasons, newest first.
+    [dead_letters] = [frame.value for frame in app.dataframe if "reason" in frame.value.columns]
+    assert dead_letters["reason"].iloc[0] == expected["latest_reason"]
 
 
 def test_empty_data_dir_shows_no_data_yet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
