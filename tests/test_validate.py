@@ -156,3 +156,15 @@ def test_only_a_records_own_event_time_counts() -> None:
         ]
     )
     assert (reason, record_type, event_ms) == (None, "user", 1_767_225_601_000)
+
+
+def test_fast_validity_agrees_with_the_reasons_on_generated_input() -> None:
+    """The quick valid/invalid test and the reasons come from the same checks: they agree."""
+    from pageviews.sources.generator import GeneratorConfig, generate_lines
+
+    lines = list(generate_lines(GeneratorConfig(seed=5, events=20_000, malformed_fraction=0.05)))
+    rows = _parse(lines)
+    reasons = [row[0] for row in rows]
+    assert "(reason pending)" not in reasons and "invalid record" not in reasons
+    # Every malformed kind the generator makes is caught, with a reason.
+    assert sum(reason is not None for reason in reasons) >= 900

@@ -104,24 +104,29 @@ def _typed_sql(field: Field) -> str:
     return f"({_string(field.name)}) AS {_typed(field)}"
 
 
-def _field_checks(field: Field) -> list[str]:
-    """CASE WHEN branches (condition THEN reason) for one field, in the order they apply."""
+Check = tuple[str, str]  # (SQL condition that makes a line invalid, SQL reason text)
+
+
+def _field_checks(field: Field) -> list[Check]:
+    """The checks of one field, in the order they apply."""
     name, raw, typed = field.name, _raw(field.name), _typed(field)
     label = _quote(f"field '{name}'")
     shown = f"left({raw}, 60)"
-    checks = []
+    checks: list[Check] = []
     if not field.nullable:
-        checks.append(f"WHEN {raw} IS NULL THEN {_quote(f'missing or null field {name!r}')}")
+        checks.append((f"{raw} IS NULL", _quote(f"missing or null field {name!r}")))
     # Checks below apply only to present, non-null values.
     guard = f"{raw} IS NOT NULL AND "
     if field.kind is Kind.STRING:
         checks.append(
-            f"WHEN {guard}{typed} IS NULL THEN {label} || ' must be a string, got ' || {shown}"
+            (f"{guard}{typed} IS NULL", f"{label} || ' must be a string, got ' || {shown}")
         )
     elif field.kind is Kind.INTEGER:
         checks.append(
-            f"WHEN {guard}{typed} IS NULL THEN {label} || ' must be an integer within 64 bits, "
-            f"got ' || {shown}"
+            (
+                f"{guard}{typed} IS NULL",
+                f"{label} || ' must be an integer within 64 bits, got ' || {shown}",
+            )
         )
         bounds = " OR ".join(
             condition
@@ -133,28 +138,58 @@ def _field_checks(field: Field) -> list[str]:
         )
         if bounds:
             checks.append(
-                f"WHEN {guard}({bounds}) THEN {label} || ' is ' || {shown} || ', outside "
-                f"[{field.min_value}, {field.max_value}]'"
+                (
+                    f"{guard}({bounds})",
+                    f"{label} || ' is ' || {shown} || ', outside "
+                    f"[{field.min_value}, {field.max_value}]'",
+                )
             )
     else:
-        checks.append(
-            f"WHEN {guard}{typed} IS NULL THEN {label} || ': cannot parse timestamp ' || {shown}"
-        )
-        checks.append(
-            f"WHEN {guard}{typed} < {MIN_EVENT_MS} THEN {label} || ': timestamp ' || "
-            f"{shown} || ' is before 2000-01-01'"
-        )
-        checks.append(
-            f"WHEN {guard}{typed} > $received_ms + {MAX_AHEAD_OF_WALL_CLOCK_MS} THEN {label} || "
-            f"': timestamp ' || {shown} || ' is more than one day ahead of the clock'"
-        )
+        checks += [
+            (f"{guard}{typed} IS NULL", f"{label} || ': cannot parse timestamp ' || {shown}"),
+            (
+                f"{guard}{typed} < {MIN_EVENT_MS}",
+                f"{label} || ': timestamp ' || {shown} || ' is before 2000-01-01'",
+            ),
+            (
+                f"{guard}{typed} > $received_ms + {MAX_AHEAD_OF_WALL_CLOCK_MS}",
+                f"{label} || ': timestamp ' || {shown} || "
+                "' is more than one day ahead of the clock'",
+            ),
+        ]
     if field.choices:
         allowed = ", ".join(_quote(choice) for choice in field.choices)
         checks.append(
-            f"WHEN {guard}{typed} NOT IN ({allowed}) THEN {label} || ' is ' || {shown} || "
-            f"{_quote(', expected one of ' + ', '.join(field.choices))}"
+            (
+                f"{guard}{typed} NOT IN ({allowed})",
+                f"{label} || ' is ' || {shown} || "
+                f"{_quote(', expected one of ' + ', '.join(field.choices))}",
+            )
         )
     return checks
+
+
+def _type_checks() -> list[Check]:
+    """Checks of `type` and `op`, before any field."""
+    type_names = ", ".join(_quote(name) for name in TYPE_NAMES)
+    ops = ", ".join(_quote(op) for op in USER_OPS)
+    return [
+        (f"{_raw('type')} IS NULL", _quote("missing or null field 'type'")),
+        (
+            f"record_type IS NULL OR record_type NOT IN ({type_names})",
+            f"'unknown type ' || left({_raw('type')}, 40)",
+        ),
+        (
+            "record_type = 'user' AND op IS NULL",
+            _quote("field 'op' must be one of upsert, delete, got ")
+            + f" || coalesce(left({_raw('op')}, 40), 'nothing')",
+        ),
+        (
+            f"record_type = 'user' AND op NOT IN ({ops})",
+            _quote("field 'op' is ")
+            + f" || left({_raw('op')}, 40) || ', expected upsert or delete'",
+        ),
+    ]
 
 
 def _field(rtype: RecordType, name: str) -> Field:
@@ -171,22 +206,35 @@ def _record_condition(rtype: RecordType) -> str:
 @cache
 def _reason_sql() -> str:
     """One CASE expression: NULL for a valid object, else the first reason it is invalid."""
-    type_names = ", ".join(_quote(name) for name in TYPE_NAMES)
-    ops = ", ".join(_quote(op) for op in USER_OPS)
-    branches = [
-        f"WHEN {_raw('type')} IS NULL THEN 'missing or null field ''type'''",
-        f"WHEN record_type IS NULL OR record_type NOT IN ({type_names}) "
-        f"THEN 'unknown type ' || left({_raw('type')}, 40)",
-        f"WHEN record_type = 'user' AND op IS NULL THEN 'field ''op'' must be one of "
-        f"upsert, delete, got ' || coalesce(left({_raw('op')}, 40), 'nothing')",
-        f"WHEN record_type = 'user' AND op NOT IN ({ops}) THEN 'field ''op'' is ' || "
-        f"left({_raw('op')}, 40) || ', expected upsert or delete'",
-    ]
+    branches = [f"WHEN {condition} THEN {reason}" for condition, reason in _type_checks()]
     # One nested CASE per record type, so a line only runs the checks of its own type.
     for rtype in RECORD_TYPES:
-        checks = " ".join(c for field in rtype.fields for c in _field_checks(field))
+        checks = " ".join(
+            f"WHEN {condition} THEN {reason}"
+            for field in rtype.fields
+            for condition, reason in _field_checks(field)
+        )
         branches.append(f"WHEN {_record_condition(rtype)} THEN CASE {checks} END")
     return "CASE " + "\n ".join(branches) + " END"
+
+
+@cache
+def _valid_sql() -> str:
+    """TRUE exactly where _reason_sql() is NULL: the same checks, without the messages.
+
+    Composing reasons costs far more than testing conditions, so the common case (every line
+    valid) skips them. A condition that is NULL does not fire, as in a CASE.
+    """
+
+    def none_fire(checks: list[Check]) -> str:
+        return "NOT (" + " OR ".join(f"coalesce({c}, FALSE)" for c, _ in checks) + ")"
+
+    per_type = " ".join(
+        f"WHEN {_record_condition(rtype)} THEN "
+        + none_fire([c for field in rtype.fields for c in _field_checks(field)])
+        for rtype in RECORD_TYPES
+    )
+    return f"({none_fire(_type_checks())} AND CASE {per_type} ELSE FALSE END)"
 
 
 def _column_sql(field: Field) -> str:
@@ -194,25 +242,15 @@ def _column_sql(field: Field) -> str:
     return f"CAST({_typed(field)} AS {sql_type}) AS {field.column_name}"
 
 
-@cache
-def validation_sql() -> str:
-    """SQL that reads temp table batch_lines(seq, line, pre_reason) into batch_parsed."""
+# Marks an invalid line until its reason is filled in (by the second, rarer statement).
+_PENDING_REASON = "(reason pending)"
+
+
+def _typed_lines_sql(lines: str) -> str:
+    """CTEs from a table of lines (seq, line, pre_reason) to one typed row per line."""
     raws = ", ".join(_raw_sql(key) for key in _KEYS)
     typed = ",\n ".join(_typed_sql(field) for field in OUTPUT_COLUMNS.values())
-    columns = ",\n ".join(_column_sql(field) for field in OUTPUT_COLUMNS.values())
-    # Each type's own event-time field: another type's field in the same line is ignored.
-    event_time = (
-        "CASE "
-        + " ".join(
-            f"WHEN record_type = {_quote(rtype.name)} "
-            f"THEN {_typed(_field(rtype, rtype.event_time))}"
-            for rtype in RECORD_TYPES
-            if rtype.op != "delete"  # upserts and deletes share updated_at
-        )
-        + " END"
-    )
     return f"""
-CREATE OR REPLACE TEMP TABLE batch_parsed AS
 WITH shape AS (
     -- Decide JSON-ness first: json_* functions raise on malformed input. The common case, a
     -- line that starts with "{{", is settled with one cheap test and one validation.
@@ -228,7 +266,7 @@ WITH shape AS (
                  WHEN json_type(line) = 'ARRAY' THEN 'an array'
                  ELSE lower(json_type(line)) END
         END AS shape_reason
-    FROM batch_lines
+    FROM {lines}
 ), parsed AS (
     SELECT seq, shape_reason,
         CASE WHEN shape_reason IS NULL THEN json_transform(line, {_quote(_STRUCT)}) END AS j
@@ -242,16 +280,62 @@ WITH shape AS (
         {_string("op")} AS op,
         {typed}
     FROM fields
-), checked AS (
-    SELECT *, coalesce(shape_reason, {_reason_sql()}) AS reason FROM typed
-)
-SELECT seq, reason, record_type, op,
+)"""  # noqa: S608 - only model constants are rendered; input values stay column references
+
+
+@cache
+def validation_sql() -> str:
+    """SQL that reads temp table batch_lines(seq, line, pre_reason) into batch_parsed.
+
+    An invalid object gets the placeholder reason; reasons_sql() then says why.
+    """
+    columns = ",\n ".join(_column_sql(field) for field in OUTPUT_COLUMNS.values())
+    # Each type's own event-time field: another type's field in the same line is ignored.
+    event_time = (
+        "CASE "
+        + " ".join(
+            f"WHEN record_type = {_quote(rtype.name)} "
+            f"THEN {_typed(_field(rtype, rtype.event_time))}"
+            for rtype in RECORD_TYPES
+            if rtype.op != "delete"  # upserts and deletes share updated_at
+        )
+        + " END"
+    )
+    return f"""
+CREATE OR REPLACE TEMP TABLE batch_parsed AS
+{_typed_lines_sql("batch_lines")}
+SELECT seq,
+    CASE WHEN shape_reason IS NOT NULL THEN shape_reason
+         WHEN {_valid_sql()} THEN NULL
+         ELSE {_quote(_PENDING_REASON)} END AS reason,
+    record_type, op,
     {columns},
     {event_time} AS event_time_ms
-FROM checked
+FROM typed
+"""  # noqa: S608 - only model constants are rendered; input values stay column references
+
+
+@cache
+def reasons_sql() -> str:
+    """SQL that fills in the reason of every line that validation_sql() marked pending."""
+    marker = _quote(_PENDING_REASON)
+    pending = (
+        "(SELECT l.* FROM batch_lines l JOIN batch_parsed p USING (seq) "  # noqa: S608
+        f"WHERE p.reason = {marker})"
+    )
+    return f"""
+UPDATE batch_parsed SET reason = coalesce(why.reason, 'invalid record')
+FROM ({_typed_lines_sql(pending)}
+SELECT seq, {_reason_sql()} AS reason FROM typed) why
+WHERE batch_parsed.seq = why.seq
 """  # noqa: S608 - only model constants are rendered; input values stay column references
 
 
 def parse_batch(con: duckdb.DuckDBPyConnection, received_ms: int) -> None:
     """Fill temp table batch_parsed from temp table batch_lines."""
     con.execute(validation_sql(), {"received_ms": received_ms})
+    [(pending,)] = con.execute(
+        "SELECT count(*) FROM batch_parsed WHERE reason = ?", [_PENDING_REASON]
+    ).fetchall()
+    if pending:
+        con.execute(reasons_sql(), {"received_ms": received_ms})
