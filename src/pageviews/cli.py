@@ -301,8 +301,6 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from pageviews.sources.generator import GeneratorConfig, write_jsonl
 
-    if args.to == "stack":
-        return generate_to_stack(args)
     config = GeneratorConfig(
         seed=args.seed,
         events=args.events,
@@ -310,6 +308,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         late_fraction=args.late_fraction,
         malformed_fraction=args.malformed_fraction,
     )
+    if args.to == "stack":
+        return generate_to_stack(args, config)
     to_file = args.out != "-"
 
     def progress(count: int) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pageviews.errors import UsageError
 
 if TYPE_CHECKING:
+    from pageviews.sources.generator import GeneratorConfig
     from pageviews.stack.config import StackConfig
 
 STACK_DIR_HELP = (
@@ -62,19 +63,12 @@ def stack_errors() -> tuple[type[Exception], ...]:
     return (FetchError, ServiceError, DeliveryError)
 
 
-def generate_to_stack(args: argparse.Namespace) -> int:
-    from pageviews.sources.generator import GeneratorConfig, generate_lines
+def generate_to_stack(args: argparse.Namespace, config: GeneratorConfig) -> int:
+    from pageviews.sources.generator import generate_lines
     from pageviews.stack.config import StackConfig
     from pageviews.stack.produce import GenerateStats, write_lines
 
     stack = StackConfig.from_env(args.stack_dir)
-    config = GeneratorConfig(
-        seed=args.seed,
-        events=args.events,
-        users=args.users,
-        late_fraction=args.late_fraction,
-        malformed_fraction=args.malformed_fraction,
-    )
     # Paced runs stamp events with the wall clock, as live input; unpaced ones replay.
     clock = (lambda: int(time.time() * 1000)) if args.rate else None
 

@@ -13,7 +13,14 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from pageviews.model import MAX_LINE_BYTES, PAGEVIEW, USER_DELETE, USER_UPSERT, USERSESSION
+from pageviews.model import (
+    MAX_LINE_BYTES,
+    PAGEVIEW,
+    USER_DELETE,
+    USER_UPSERT,
+    USERSESSION,
+    RecordType,
+)
 from pageviews.stack import mariadb
 from pageviews.stack.config import StackConfig
 from pageviews.stack.records import InvalidRecord, to_sql_datetime, validate
@@ -63,9 +70,10 @@ class EventProducer:
         if self.on_ack is not None:
             self.on_ack(message)
 
-    def send(self, record: Any) -> None:
-        """Validate, then produce; raises InvalidRecord before anything is sent."""
-        rtype = validate(record)
+    def send(self, record: Any, rtype: RecordType | None = None) -> None:
+        """Validate (unless the caller did: `rtype`), then produce; raises InvalidRecord
+        before anything is sent."""
+        rtype = rtype or validate(record)
         topic = self.topics.get(rtype.name)
         if topic is None:
             raise InvalidRecord(
@@ -109,8 +117,8 @@ class UserWriter:
         self.buffer: list[tuple[str, tuple[Any, ...]]] = []
         self.written = 0
 
-    def write(self, record: Any) -> None:
-        rtype = validate(record)
+    def write(self, record: Any, rtype: RecordType | None = None) -> None:
+        rtype = rtype or validate(record)
         if rtype is USER_UPSERT:
             params: tuple[Any, ...] = (
                 record["user_id"],
@@ -187,10 +195,10 @@ def write_lines(
                 record = orjson.loads(line)
                 rtype = validate(record)
                 if rtype.name == "user":
-                    users.write(record)
+                    users.write(record, rtype)
                     stats.users += 1
                 else:
-                    producer.send(record)
+                    producer.send(record, rtype)
                     stats.produced += 1
             except (orjson.JSONDecodeError, InvalidRecord) as error:
                 stats.refused += 1
