@@ -43,7 +43,9 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     stack_status.add_argument("--json", action="store_true", help="print JSON")
     stack_logs = stack_sub.add_parser("logs", help="tail the services' log files")
     stack_logs.add_argument(
-        "service", nargs="?", help="mariadb, kafka, kafka-1..3 or connect (default: all)"
+        "service",
+        nargs="?",
+        help="mariadb, kafka, kafka-1..3, connect, flink, flink-jobmanager or -taskmanager",
     )
     stack_logs.add_argument("-n", "--lines", type=int, default=40)
     stack_logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")

@@ -68,6 +68,7 @@ class Topics:
     results: tuple[str, ...] = ("topic4", "topic5", "topic6", "topic7", "topic8")
     dead_letters: str = "pageviews_dead_letters"
     late_events: str = "pageviews_late_events"
+    user_sessions: str = "pageviews_user_sessions"
     partitions: int = 5
     replication: int = 3
     min_insync: int = 2
@@ -78,6 +79,7 @@ class Topics:
             self.sessions,
             self.users,
             *self.results,
+            self.user_sessions,
             self.dead_letters,
             self.late_events,
         )
@@ -93,7 +95,56 @@ class Topics:
             results=tuple(results.split(",")) if results else base.results,
             dead_letters=_env_str("PAGEVIEWS_TOPIC_DEAD_LETTERS", base.dead_letters),
             late_events=_env_str("PAGEVIEWS_TOPIC_LATE_EVENTS", base.late_events),
+            user_sessions=_env_str("PAGEVIEWS_TOPIC_USER_SESSIONS", base.user_sessions),
         )
+
+
+@dataclass(frozen=True)
+class FlinkConfig:
+    """The Flink cluster: versions, ports, memory; env overrides PAGEVIEWS_FLINK_*."""
+
+    version: str = "2.2.1"  # the apache-flink wheel; its own venv under <cache>/flink-venv
+    kafka_connector: str = "5.0.0-2.2"  # org.apache.flink:flink-sql-connector-kafka
+    rest_port: int = 8081
+    jobmanager_rpc_port: int = 6123
+    blob_port: int = 6124
+    taskmanager_rpc_port: int = 6122
+    taskmanager_data_port: int = 6121
+    # The metrics query services of both processes, as a range ("0" would be any free port).
+    query_ports: str = "6125-6126"
+    jobmanager_memory_mb: int = 768
+    taskmanager_memory_mb: int = 1536
+    task_slots: int = 2
+    # One pipeline: lateness decided at the source and at the window operators agree.
+    parallelism: int = 1
+    checkpoint_interval_ms: int = 2_000
+
+    @classmethod
+    def from_env(cls) -> FlinkConfig:
+        d = cls()
+        return cls(
+            version=_env_str("PAGEVIEWS_FLINK_VERSION", d.version),
+            kafka_connector=_env_str("PAGEVIEWS_FLINK_KAFKA_CONNECTOR", d.kafka_connector),
+            rest_port=_env_int("PAGEVIEWS_FLINK_REST_PORT", d.rest_port),
+            jobmanager_rpc_port=_env_int("PAGEVIEWS_FLINK_RPC_PORT", d.jobmanager_rpc_port),
+            blob_port=_env_int("PAGEVIEWS_FLINK_BLOB_PORT", d.blob_port),
+            taskmanager_rpc_port=_env_int("PAGEVIEWS_FLINK_TM_RPC_PORT", d.taskmanager_rpc_port),
+            taskmanager_data_port=_env_int("PAGEVIEWS_FLINK_TM_DATA_PORT", d.taskmanager_data_port),
+            query_ports=_env_str("PAGEVIEWS_FLINK_QUERY_PORTS", d.query_ports),
+            jobmanager_memory_mb=_env_int("PAGEVIEWS_FLINK_JM_MEMORY_MB", d.jobmanager_memory_mb),
+            taskmanager_memory_mb=_env_int("PAGEVIEWS_FLINK_TM_MEMORY_MB", d.taskmanager_memory_mb),
+            task_slots=_env_int("PAGEVIEWS_FLINK_TASK_SLOTS", d.task_slots),
+            parallelism=_env_int("PAGEVIEWS_FLINK_PARALLELISM", d.parallelism),
+            checkpoint_interval_ms=_env_int(
+                "PAGEVIEWS_FLINK_CHECKPOINT_MS", d.checkpoint_interval_ms
+            ),
+        )
+
+    def __post_init__(self) -> None:
+        if not 0 < self.checkpoint_interval_ms <= 5_000:
+            raise ValueError("the Flink checkpoint interval must be within (0, 5000] ms")
+        if self.parallelism > self.task_slots:
+            raise ValueError("Flink parallelism needs at least as many task slots")
 
 
 @dataclass(frozen=True)
@@ -121,6 +172,7 @@ class StackConfig:
     connect_server_id: int = 5401  # Debezium's replica id, distinct from the server's
     connector_name: str = "users-cdc"
     topics: Topics = field(default_factory=Topics)
+    flink: FlinkConfig = field(default_factory=FlinkConfig)
 
     @classmethod
     def from_env(cls, stack_dir: Path | None = None) -> StackConfig:
@@ -148,6 +200,7 @@ class StackConfig:
             app_user=_env_str("PAGEVIEWS_MARIADB_USER", d.app_user),
             app_password=creds["app"],
             topics=Topics.from_env(),
+            flink=FlinkConfig.from_env(),
         )
 
     def __post_init__(self) -> None:
@@ -177,4 +230,8 @@ class StackConfig:
             f"kafka-{n}-controller": p
             for n, p in zip(self.nodes, self.controller_ports, strict=True)
         }
-        return ports | {"mariadb": self.mariadb_port, "connect": self.connect_port}
+        return ports | {
+            "mariadb": self.mariadb_port,
+            "connect": self.connect_port,
+            "flink-rest": self.flink.rest_port,
+        }

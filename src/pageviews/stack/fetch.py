@@ -57,6 +57,11 @@ def components(config: StackConfig) -> tuple[Component, ...]:
             "plugins/debezium-connector-mariadb",
             (f"io.debezium:debezium-connector-mariadb:{config.debezium_version}",),
         ),
+        # A shaded jar, shipped with each Flink job (pipeline.jars); the wheel has no Kafka.
+        Component(
+            "flink-kafka",
+            (f"org.apache.flink:flink-sql-connector-kafka:{config.flink.kafka_connector}",),
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from pageviews.stack import connect, fetch, kafka, mariadb
+from pageviews.stack import connect, fetch, flink, kafka, mariadb
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.java import java_binary
 from pageviews.stack.process import Service, ServiceError, port_open, port_owner
@@ -35,7 +35,12 @@ class ServiceReport:
 
 
 def all_services(config: StackConfig) -> list[Service]:
-    return [mariadb.service(config), *kafka.services(config), connect.service(config)]
+    return [
+        mariadb.service(config),
+        *kafka.services(config),
+        connect.service(config),
+        *flink.services(config),
+    ]
 
 
 def service_ports(config: StackConfig) -> dict[str, list[int]]:
@@ -44,6 +49,8 @@ def service_ports(config: StackConfig) -> dict[str, list[int]]:
         config.nodes, config.broker_ports, config.controller_ports, strict=True
     ):
         ports[f"kafka-{n}"] = [broker, controller]
+    ports["flink-jobmanager"] = [config.flink.rest_port, config.flink.jobmanager_rpc_port]
+    ports["flink-taskmanager"] = [config.flink.taskmanager_rpc_port]
     return ports
 
 
@@ -56,7 +63,7 @@ def check_ports(config: StackConfig, names: list[str]) -> None:
                 raise ServiceError(
                     f"port {HOST}:{port} for {name} is taken by {port_owner(port)}; stop it, "
                     "or choose other ports (PAGEVIEWS_BROKER_PORTS, PAGEVIEWS_CONTROLLER_PORTS, "
-                    "PAGEVIEWS_MARIADB_PORT, PAGEVIEWS_CONNECT_PORT)"
+                    "PAGEVIEWS_MARIADB_PORT, PAGEVIEWS_CONNECT_PORT, PAGEVIEWS_FLINK_*)"
                 )
 
 
@@ -66,6 +73,7 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     java_binary()  # fail early and clearly without Java
     fetch.fetch_all(config, say)
     mariadb.ensure_installed(say)
+    flink.ensure_venv(config, say)
     config.stack_dir.mkdir(parents=True, exist_ok=True)
     not_running = [s.name for s in all_services(config) if s.process() is None]
     check_ports(config, not_running)
@@ -91,6 +99,10 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     connect.register(config)
     connect.wait_connector(config)
     say(f"connect: connector {config.connector_name} running, REST on {HOST}:{config.connect_port}")
+    flink.prepare(config)
+    flink.start(config)
+    flink.wait_healthy(config)
+    say(f"flink: JobManager and TaskManager up, REST on {HOST}:{config.flink.rest_port}")
     reports = status(config, deep=False)
     for report in reports:
         report.started_now = report.name in not_running
@@ -118,6 +130,12 @@ def status(config: StackConfig, deep: bool = True) -> list[ServiceReport]:
             except Exception as error:  # noqa: BLE001
                 detail = f"connector {config.connector_name}: {error}"
             healthy = detail.endswith("RUNNING")
+        if deep and healthy and svc.name == "flink-jobmanager":
+            try:
+                managers, slots = flink.free_slots(config)
+                detail = f"{managers} TaskManager(s), {slots} slots"
+            except Exception as error:  # noqa: BLE001
+                detail, healthy = f"REST: {error}", False
         reports.append(
             ServiceReport(
                 name=svc.name,
@@ -143,9 +161,10 @@ def status_json(config: StackConfig) -> dict[str, Any]:
 
 
 def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> list[str]:
-    """Stop, by PID, what `up` started: Connect, then all brokers together, then MariaDB."""
+    """Stop, by PID, what `up` started: Flink, Connect, all brokers together, then MariaDB."""
     stopped = []
     for group in (
+        flink.services(config),
         [connect.service(config)],
         kafka.services(config),  # together: a lone last node would wait for a lost quorum
         [mariadb.service(config)],
@@ -173,7 +192,11 @@ def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> li
 def log_files(config: StackConfig, name: str | None) -> list[tuple[str, Any]]:
     files = []
     for svc in all_services(config):
-        if name is None or svc.name == name or (name == "kafka" and svc.name.startswith("kafka")):
+        if (
+            name is None
+            or svc.name == name
+            or (name in ("kafka", "flink") and svc.name.startswith(name))
+        ):
             files.append((svc.name, svc.log_file))
             if svc.name == "mariadb":
                 files.append(("mariadb", mariadb.datadir(config).parent / "error.log"))

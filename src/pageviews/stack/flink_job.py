@@ -1,0 +1,114 @@
+"""Submit, watch and cancel the page-view job on a Flink cluster, by its REST address.
+
+The SQL is rendered here (flink_sql.py) and handed to a small script that runs in the Flink
+venv (flink_submit.py), which submits it remotely with PyFlink and prints the job id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pageviews.config import WindowConfig
+from pageviews.stack import flink, flink_sql
+from pageviews.stack.config import HOST, StackConfig
+from pageviews.stack.process import ServiceError
+
+TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
+
+
+def job_options(config: StackConfig, name: str) -> dict[str, str]:
+    f = config.flink
+    return {
+        "execution.target": "remote",
+        "rest.address": HOST,
+        "rest.port": str(f.rest_port),
+        "pipeline.name": name,
+        "pipeline.jars": flink.kafka_connector_jar(config).as_uri(),
+        "parallelism.default": str(f.parallelism),
+        "table.local-time-zone": "UTC",
+        # A quiet partition or topic (e.g. users) must not hold back the watermark forever.
+        "table.exec.source.idle-timeout": "2 s",
+        "execution.checkpointing.interval": f"{f.checkpoint_interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        # Fewer updates downstream of the GROUP BYs: a buffer of up to 1 s or 5000 rows.
+        "table.exec.mini-batch.enabled": "true",
+        "table.exec.mini-batch.allow-latency": "1 s",
+        "table.exec.mini-batch.size": "5000",
+    }
+
+
+def submit_job(
+    config: StackConfig,
+    windows: WindowConfig,
+    bounded: bool,
+    name: str = "pageviews",
+    group_id: str = "pageviews-flink",
+) -> str:
+    """Submit the job; return its id. `bounded` reads the topics up to their current end."""
+    request = {
+        "statements": flink_sql.statements(config, windows, bounded, group_id),
+        "options": job_options(config, name),
+    }
+    script = Path(__file__).with_name("flink_submit.py")
+    with tempfile.TemporaryDirectory(prefix="pageviews-flink-") as tmp:
+        path = Path(tmp) / "request.json"
+        path.write_text(json.dumps(request))
+        env = {
+            **os.environ,
+            "FLINK_CONF_DIR": str(flink.conf_dir(config)),
+            "PYTHONPATH": "",
+        }
+        result = subprocess.run(  # noqa: S603 - our own script and venv
+            [str(flink.venv_python(config)), str(script), str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp,
+            check=False,
+            timeout=300,
+        )
+    if result.returncode != 0:
+        # Java stack frames say little; keep the messages and "Caused by" lines.
+        lines = [ln for ln in result.stderr.splitlines() if not ln.startswith("\tat ")]
+        raise ServiceError("submitting the Flink job failed:\n" + "\n".join(lines)[-6000:])
+    last = result.stdout.strip().splitlines()[-1]
+    return str(json.loads(last)["job_id"])
+
+
+def job_status(config: StackConfig, job_id: str) -> str:
+    """The job's state: RUNNING, FINISHED, FAILED, CANCELED, RESTARTING, ..."""
+    return str(flink.rest(config, "GET", f"/jobs/{job_id}")["state"])
+
+
+def job_details(config: StackConfig, job_id: str) -> dict[str, Any]:
+    return dict(flink.rest(config, "GET", f"/jobs/{job_id}"))
+
+
+def list_jobs(config: StackConfig) -> list[dict[str, Any]]:
+    return list(flink.rest(config, "GET", "/jobs")["jobs"])
+
+
+def cancel_job(config: StackConfig, job_id: str) -> None:
+    flink.rest(config, "PATCH", f"/jobs/{job_id}?mode=cancel")
+
+
+def wait_finished(config: StackConfig, job_id: str, timeout_s: float = 300.0) -> str:
+    """Wait until the job reaches a terminal state; raise if it is not FINISHED."""
+    deadline = time.monotonic() + timeout_s
+    state = ""
+    while time.monotonic() < deadline:
+        state = job_status(config, job_id)
+        if state in TERMINAL:
+            break
+        time.sleep(1.0)
+    if state != "FINISHED":
+        exceptions = flink.rest(config, "GET", f"/jobs/{job_id}/exceptions")
+        root = str((exceptions or {}).get("root-exception", ""))[:3000]
+        raise ServiceError(f"Flink job {job_id} is {state or 'unknown'}:\n{root}")
+    return state

@@ -1,0 +1,204 @@
+"""Render the Flink SQL job from the `.sql` templates in `flink_sql/`.
+
+Templates use `{{name}}` placeholders, filled only from our own configuration (window sizes,
+topic names, bootstrap servers), each validated first; no input record is ever formatted into
+SQL. The validation expressions for raw page views are built here, once, so the same text is
+used in the source's watermark and in the dead-letter view.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+from pageviews.config import WindowConfig
+from pageviews.model import MAX_AHEAD_OF_WALL_CLOCK_MS, MIN_EVENT_MS, SOURCES
+from pageviews.stack.config import StackConfig
+
+TEMPLATES = ("sources.sql", "users.sql", "windows.sql", "sinks.sql", "inserts.sql")
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_BOOTSTRAP = re.compile(r"^[A-Za-z0-9.:,_-]+$")
+_SOURCES = re.compile(r"^[A-Za-z]+$")
+
+# A timestamp string: the reference "YYYY-MM-DD HH:MM:SS", or ISO 8601 with T or a space,
+# fractional seconds and an optional zone (Z, +HH:MM, +HHMM, +HH).
+TS_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+)
+
+
+def _json_value(path: str) -> str:
+    return f"JSON_VALUE(`raw`, '$.{path}')"
+
+
+def _json_query(path: str) -> str:
+    # A scalar wrapped in brackets keeps its JSON type: ["x"] is a string, [5] a number.
+    return f"JSON_QUERY(`raw`, '$.{path}' WITH CONDITIONAL ARRAY WRAPPER)"
+
+
+def is_string(path: str) -> str:
+    return f"({_json_query(path)} LIKE '[\"%')"
+
+
+def is_integer(path: str) -> str:
+    return (
+        f"(REGEXP({_json_query(path)}, '^\\[-?[0-9]{{1,19}}\\]$') "
+        f"AND TRY_CAST({_json_value(path)} AS BIGINT) IS NOT NULL)"
+    )
+
+
+def timestamp_ms(path: str) -> str:
+    """Epoch ms of a timestamp field (string or integer epoch ms), or NULL if unparseable.
+
+    The date and time are checked by a round trip through DATE_FORMAT, since TO_TIMESTAMP and
+    UNIX_TIMESTAMP accept e.g. 2026-02-30 by rolling it over."""
+    v = _json_value(path)
+    local = f"REPLACE(SUBSTR({v}, 1, 19), 'T', ' ')"
+    fraction = f"REGEXP_EXTRACT({v}, '{TS_PATTERN}', 1)"
+    zone = f"COALESCE(REGEXP_EXTRACT({v}, '{TS_PATTERN}', 2), '')"
+    zone_digits = f"REPLACE({zone}, ':', '')"
+    offset_ms = (
+        f"(CASE WHEN {zone} IN ('', 'Z') THEN 0 ELSE "
+        f"(CASE WHEN SUBSTR({zone}, 1, 1) = '-' THEN -1 ELSE 1 END) * "
+        f"(CAST(SUBSTR({zone_digits}, 2, 2) AS BIGINT) * 60 + "
+        f"COALESCE(TRY_CAST(SUBSTR({zone_digits}, 4, 2) AS BIGINT), 0)) * 60000 END)"
+    )
+    millis = (
+        f"COALESCE(CAST(ROUND(CAST(CONCAT('0', {fraction}) AS DECIMAL(12, 9)) * 1000, 0) "
+        "AS BIGINT), 0)"
+    )
+    return (
+        f"(CASE WHEN {is_integer(path)} THEN TRY_CAST({v} AS BIGINT) "
+        f"WHEN {is_string(path)} AND REGEXP({v}, '{TS_PATTERN}') "
+        f"AND DATE_FORMAT(TO_TIMESTAMP({local}), 'yyyy-MM-dd HH:mm:ss') = {local} "
+        f"THEN UNIX_TIMESTAMP({local}, 'yyyy-MM-dd HH:mm:ss') * 1000 + {millis} - {offset_ms} "
+        "END)"
+    )
+
+
+def pageview_reason() -> str:
+    """The first problem of a raw page view, or NULL if it is valid (as the embedded rules)."""
+    sources = ", ".join(f"'{s}'" for s in SOURCES if _SOURCES.match(s))
+    ms = timestamp_ms("event_timestamp")
+    checks = [
+        ("`raw` IS NULL OR TRIM(`raw`) = ''", "empty line"),
+        ("CHAR_LENGTH(`raw`) > 65536", "line is over the 64 KiB limit"),
+        ("NOT (`raw` IS JSON OBJECT)", "not valid JSON or not a JSON object"),
+    ]
+    for field in ("session_id", "user_id", "source", "event_timestamp"):
+        missing = f"{_json_query(field)} IS NULL OR {_json_query(field)} = '[null]'"
+        checks.append((missing, f"missing or null field '{field}'"))
+        if field == "session_id":
+            checks.append((f"NOT {is_string(field)}", "field 'session_id' must be a string"))
+        elif field == "user_id":
+            checks.append(
+                (
+                    f"NOT {is_integer(field)} OR TRY_CAST({_json_value(field)} AS BIGINT) < 0",
+                    "field 'user_id' must be an integer within 64 bits, >= 0",
+                )
+            )
+        elif field == "source":
+            checks.append(
+                (
+                    f"NOT {is_string(field)} OR {_json_value(field)} NOT IN ({sources})",
+                    f"field 'source' must be one of {', '.join(SOURCES)}",
+                )
+            )
+        else:
+            checks.append((f"{ms} IS NULL", "field 'event_timestamp': cannot parse timestamp"))
+            checks.append((f"{ms} < {MIN_EVENT_MS}", "field 'event_timestamp' is before 2000"))
+            checks.append(
+                (
+                    f"{ms} > UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS}",
+                    "field 'event_timestamp' is more than one day ahead of the clock",
+                )
+            )
+    whens = " ".join(f"WHEN {cond} THEN {_literal(reason)}" for cond, reason in checks)
+    return f"(CASE {whens} END)"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _seconds(ms: int) -> str:
+    """An INTERVAL literal in seconds with milliseconds, e.g. INTERVAL '30.000' SECOND."""
+    return f"INTERVAL '{ms // 1000}.{ms % 1000:03d}' SECOND"
+
+
+def _check_topic(name: str) -> str:
+    if not _TOPIC.match(name):
+        raise ValueError(f"not a valid Kafka topic name: {name!r}")
+    return name
+
+
+def parameters(
+    config: StackConfig, windows: WindowConfig, bounded: bool, group_id: str
+) -> dict[str, str]:
+    t = config.topics
+    if not _BOOTSTRAP.match(config.bootstrap):
+        raise ValueError(f"bad bootstrap servers: {config.bootstrap!r}")
+    if not _TOPIC.match(group_id):
+        raise ValueError(f"bad consumer group id: {group_id!r}")
+    hops = windows.hops_per_event
+    return {
+        "bootstrap": config.bootstrap,
+        "group_id": group_id,
+        # At the end of a bounded read the sources emit a final +inf watermark: all is final.
+        "bounded": "'scan.bounded.mode' = 'latest-offset'," if bounded else "",
+        "pageviews_topic": _check_topic(t.pageviews),
+        "users_topic": _check_topic(t.users),
+        "cleaned_users_topic": _check_topic(t.results[0]),
+        "country_topic": _check_topic(t.results[1]),
+        "tumbling_topic": _check_topic(t.results[2]),
+        "hopping_topic": _check_topic(t.results[3]),
+        "session_topic": _check_topic(t.results[4]),
+        "user_sessions_topic": _check_topic(t.user_sessions),
+        "late_topic": _check_topic(t.late_events),
+        "dead_topic": _check_topic(t.dead_letters),
+        "lateness": _seconds(windows.lateness_ms),
+        "tumbling": _seconds(windows.tumbling_ms),
+        "tumbling_ms": str(windows.tumbling_ms),
+        "hop_size": _seconds(windows.hopping_size_ms),
+        "hop_step": _seconds(windows.hopping_step_ms),
+        "hop_size_ms": str(windows.hopping_size_ms),
+        "hop_step_ms": str(windows.hopping_step_ms),
+        "hop_offsets": ", ".join(str(k) for k in range(hops)),
+        "session_gap": _seconds(windows.session_gap_ms),
+        "user_session_gap": _seconds(windows.user_session_gap_ms),
+        "country": _seconds(windows.country_ms),
+        "country_ms": str(windows.country_ms),
+        "pageview_reason": pageview_reason(),
+        "event_ms": timestamp_ms("event_timestamp"),
+    }
+
+
+def render(text: str, params: dict[str, str]) -> str:
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise KeyError(f"no value for placeholder {{{{{name}}}}}")
+        return params[name]
+
+    return _PLACEHOLDER.sub(fill, text)
+
+
+def template_dir() -> Path:
+    return Path(str(resources.files("pageviews.stack") / "flink_sql"))
+
+
+def statements(
+    config: StackConfig, windows: WindowConfig, bounded: bool, group_id: str = "pageviews-flink"
+) -> list[str]:
+    """The job's statements in order: DDL and views, then the INSERTs (one statement set)."""
+    params = parameters(config, windows, bounded, group_id)
+    out: list[str] = []
+    for name in TEMPLATES:
+        text = render((template_dir() / name).read_text(), params)
+        # Statements end with a semicolon on its own line end; comments are dropped.
+        lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
+        out.extend(s.strip() for s in "\n".join(lines).split(";\n") if s.strip())
+    return [s.rstrip(";") for s in out]

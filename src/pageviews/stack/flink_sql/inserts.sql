@@ -1,0 +1,30 @@
+-- One statement set. Live and final rows of a window are merged per (key, window_start): counts
+-- only grow, so MAX never lets a stale live row overwrite the final one, and is_final stays.
+INSERT INTO dead_letters_out SELECT * FROM dead_letters;
+
+INSERT INTO late_events_out SELECT * FROM late_events;
+
+INSERT INTO cleaned_users_out SELECT * FROM cleaned_users;
+
+INSERT INTO tumbling_out
+SELECT window_start, window_start + {{tumbling_ms}}, source, MAX(pageview_count),
+  MAX(user_count), MAX(final) = 1
+FROM tumbling_rows GROUP BY source, window_start;
+
+INSERT INTO hopping_out
+SELECT window_start, window_start + {{hop_size_ms}}, source, MAX(pageview_count),
+  MAX(user_count), MAX(final) = 1
+FROM hopping_rows GROUP BY source, window_start;
+
+INSERT INTO country_out
+SELECT window_start, window_start + {{country_ms}}, country, MAX(pageview_count),
+  MAX(user_count),
+  CASE WHEN MAX(age_count) > 0 THEN CAST(MAX(age_sum) AS DOUBLE) / MAX(age_count) END,
+  MAX(final) = 1
+FROM country_rows GROUP BY country, window_start;
+
+INSERT INTO session_out
+SELECT window_start, window_end, source, pageview_count, user_count, TRUE FROM session_rows;
+
+INSERT INTO user_sessions_out
+SELECT user_id, window_start, window_end, pageview_count, TRUE FROM user_session_rows;

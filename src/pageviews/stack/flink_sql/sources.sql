@@ -1,0 +1,47 @@
+-- Raw page views: one STRING per record, so that bad records can be told apart in SQL.
+-- Only valid rows carry their event time; invalid ones get 0 and never move the watermark.
+CREATE TEMPORARY TABLE pageviews_in (
+  `raw` STRING,
+  event_partition INT METADATA FROM 'partition' VIRTUAL,
+  event_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+  ts AS TO_TIMESTAMP_LTZ(CASE WHEN {{pageview_reason}} IS NULL THEN {{event_ms}} ELSE 0 END, 3),
+  WATERMARK FOR ts AS ts - {{lateness}}
+) WITH (
+  'connector' = 'kafka',
+  'topic' = '{{pageviews_topic}}',
+  'properties.bootstrap.servers' = '{{bootstrap}}',
+  'properties.group.id' = '{{group_id}}',
+  'properties.isolation.level' = 'read_committed',
+  'scan.startup.mode' = 'earliest-offset',
+  {{bounded}}
+  'format' = 'raw'
+);
+
+CREATE TEMPORARY VIEW pageviews_checked AS
+SELECT `raw`, event_partition, event_offset, ts, {{pageview_reason}} AS reason
+FROM pageviews_in;
+
+-- Valid page views with their event time (ms) and the watermark at their arrival.
+CREATE TEMPORARY VIEW pageviews AS
+SELECT
+  `raw`,
+  event_partition,
+  event_offset,
+  JSON_VALUE(`raw`, '$.session_id') AS session_id,
+  CAST(JSON_VALUE(`raw`, '$.user_id') AS BIGINT) AS user_id,
+  JSON_VALUE(`raw`, '$.source') AS source,
+  ts,
+  EXTRACT(EPOCH FROM ts) * 1000 + EXTRACT(MILLISECOND FROM ts) AS t_ms,
+  -- Before the first watermark nothing is late.
+  COALESCE(
+    EXTRACT(EPOCH FROM CURRENT_WATERMARK(ts)) * 1000
+      + EXTRACT(MILLISECOND FROM CURRENT_WATERMARK(ts)),
+    -9223372036854775807
+  ) AS wm_ms
+FROM pageviews_checked
+WHERE reason IS NULL;
+
+CREATE TEMPORARY VIEW dead_letters AS
+SELECT `raw`, reason, UNIX_TIMESTAMP() * 1000 AS received_at, event_partition, event_offset
+FROM pageviews_checked
+WHERE reason IS NOT NULL;
