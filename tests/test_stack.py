@@ -22,11 +22,11 @@ from confluent_kafka import Consumer
 from confluent_kafka.cimpl import NewTopic
 
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import kafka, manager
+from pageviews.stack import kafka, manager, readback
 from pageviews.stack.config import StackConfig
 from pageviews.stack.process import ServiceError
 from pageviews.stack.produce import EventProducer, UserWriter, write_lines
-from pageviews.stack.records import InvalidRecord
+from pageviews.stack.records import InvalidRecord, timestamp_ms, validate
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -293,3 +293,46 @@ def test_stack_dir_holds_no_password_in_logs(stack: StackConfig) -> None:
     )
     for secret in (stack.cdc_password, stack.app_password, stack.mariadb_root_password):
         assert secret not in logs
+
+
+def test_readback_returns_every_event_and_user_change_as_input_lines(stack: StackConfig) -> None:
+    # Users far from other tests' ids, so their changes can be picked out of the shared topics.
+    base_id = 7_000_000
+    lines = []
+    for line in generate_lines(GeneratorConfig(seed=23, events=3_000, users=50)):
+        record = orjson.loads(line) if line.startswith("{") else None
+        if isinstance(record, dict) and isinstance(record.get("user_id"), int):
+            record["user_id"] += base_id
+            line = orjson.dumps(record).decode()
+        lines.append(line)
+    stats = write_lines(stack, lines)
+
+    def normal(record: dict[str, Any]) -> tuple[Any, ...]:
+        time_field = next(
+            k for k in ("event_timestamp", "login_timestamp", "updated_at") if k in record
+        )
+        fields = {k: v for k, v in record.items() if k != time_field}
+        return (tuple(sorted(fields.items())), timestamp_ms(record[time_field]))
+
+    sent_events: list[tuple[Any, ...]] = []
+    sent_users: list[tuple[Any, ...]] = []
+    for line in lines:
+        try:
+            record = orjson.loads(line)
+            validate(record)
+        except (orjson.JSONDecodeError, InvalidRecord):
+            continue
+        (sent_users if record["type"] == "user" else sent_events).append(normal(record))
+    assert len(sent_events) == stats.produced
+
+    deadline = time.monotonic() + 60
+    while True:
+        back = [orjson.loads(line) for line in readback.arrival_lines(stack)]
+        users_back = [normal(r) for r in back if r["type"] == "user" and r["user_id"] >= base_id]
+        # CDC is asynchronous: wait until every user change is back (a delete's stamp adds one).
+        if len(users_back) >= len(sent_users) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    events_back = {normal(r) for r in back if r["type"] != "user"}
+    assert set(sent_events) <= events_back
+    assert set(sent_users) <= set(users_back)
