@@ -188,6 +188,7 @@ def write_lines(
     lines: Iterable[str],
     rate: float | None = None,
     progress: Callable[[GenerateStats], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> GenerateStats:
     """Send generated JSONL lines to the stack at `rate` lines/s (None: as fast as possible).
 
@@ -200,6 +201,8 @@ def write_lines(
     last_progress = started
     try:
         for line in lines:
+            if should_stop():
+                break
             stats.lines += 1
             if rate:
                 due = started + stats.lines / rate
