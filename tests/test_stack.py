@@ -22,11 +22,11 @@ from confluent_kafka import Consumer
 from confluent_kafka.cimpl import NewTopic
 
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import kafka, manager
+from pageviews.stack import kafka, manager, readback
 from pageviews.stack.config import StackConfig
 from pageviews.stack.process import ServiceError
 from pageviews.stack.produce import EventProducer, UserWriter, write_lines
-from pageviews.stack.records import InvalidRecord
+from pageviews.stack.records import InvalidRecord, timestamp_ms, validate
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -142,10 +142,12 @@ def test_user_insert_update_delete_reach_topic_in_order(stack: StackConfig) -> N
         row = value["after"] or value["before"]
         return (value["op"], row["country"], row["updated_at"])
 
-    changes = _consume(stack, stack.topics.users, keep, 4)
-    assert [c[0] for c in changes] == ["c", "u", "d", "tombstone"]
-    assert [c[1] for c in changes[:3]] == ["US", "DE", "DE"]
+    changes = _consume(stack, stack.topics.users, keep, 5)
+    # The delete stamps the row with its own time first, so its before-image carries it.
+    assert [c[0] for c in changes] == ["c", "u", "u", "d", "tombstone"]
+    assert [c[1] for c in changes[:4]] == ["US", "DE", "DE", "DE"]
     assert changes[0][2] == "2026-01-01T00:00:00.000Z"
+    assert changes[3][2] == "2026-01-01T00:02:00.000Z"
 
 
 def test_producer_refuses_invalid_record(stack: StackConfig) -> None:
@@ -173,9 +175,21 @@ def test_producer_refuses_invalid_record(stack: StackConfig) -> None:
 def test_oversize_and_malformed_lines_are_refused_not_sent(stack: StackConfig) -> None:
     good = orjson.dumps(_pageviews(1, "refuse")[0]).decode()
     oversize = good[:-1] + ',"pad":"' + "x" * 70_000 + '"}'
-    stats = write_lines(stack, [good, oversize, "not json", "[1]"])
+    tag = uuid.uuid4().hex[:8]
+    bad_json = f"not json {tag}"
+    not_object = f'["{tag}"]'
+    stats = write_lines(stack, [good, oversize, bad_json, not_object])
     assert (stats.produced, stats.refused) == (1, 3)
     assert stats.refused_reasons.get("line is over the 64 KiB limit") == 1
+
+    # Refused lines are not lost: each is on the dead-letter topic with its reason.
+    def dead_letter(message: Any) -> Any:
+        value = orjson.loads(message.value())
+        return (value["raw"], value["reason"]) if tag in value["raw"][:70_000] else None
+
+    letters = dict(_consume(stack, stack.topics.dead_letters, dead_letter, 2))
+    assert letters[bad_json] == "not valid JSON"
+    assert letters[not_object] == "a record must be a JSON object, got list"
 
 
 def test_existing_topic_with_wrong_layout_is_an_error(stack: StackConfig) -> None:
@@ -264,10 +278,11 @@ def test_down_up_keeps_topics_data_and_connector_offsets(stack: StackConfig) -> 
     # Offsets were kept: no new snapshot ("r") of the row, and CDC goes on from where it was.
     writer = UserWriter(stack)
     writer.write(
-        {"type": "user", "op": "delete", "user_id": user_id, "updated_at": 1_767_225_600_000}
+        {"type": "user", "op": "delete", "user_id": user_id, "updated_at": 1_767_225_660_000}
     )
     writer.close()
-    assert _consume(stack, stack.topics.users, user_events, 2) == ["c", "d"]
+    # "u": the delete stamps its own time on the row first (see produce.STAMP_SQL).
+    assert _consume(stack, stack.topics.users, user_events, 3) == ["c", "u", "d"]
 
 
 def test_stack_dir_holds_no_password_in_logs(stack: StackConfig) -> None:
@@ -278,3 +293,46 @@ def test_stack_dir_holds_no_password_in_logs(stack: StackConfig) -> None:
     )
     for secret in (stack.cdc_password, stack.app_password, stack.mariadb_root_password):
         assert secret not in logs
+
+
+def test_readback_returns_every_event_and_user_change_as_input_lines(stack: StackConfig) -> None:
+    # Users far from other tests' ids, so their changes can be picked out of the shared topics.
+    base_id = 7_000_000
+    lines = []
+    for line in generate_lines(GeneratorConfig(seed=23, events=3_000, users=50)):
+        record = orjson.loads(line) if line.startswith("{") else None
+        if isinstance(record, dict) and isinstance(record.get("user_id"), int):
+            record["user_id"] += base_id
+            line = orjson.dumps(record).decode()
+        lines.append(line)
+    stats = write_lines(stack, lines)
+
+    def normal(record: dict[str, Any]) -> tuple[Any, ...]:
+        time_field = next(
+            k for k in ("event_timestamp", "login_timestamp", "updated_at") if k in record
+        )
+        fields = {k: v for k, v in record.items() if k != time_field}
+        return (tuple(sorted(fields.items())), timestamp_ms(record[time_field]))
+
+    sent_events: list[tuple[Any, ...]] = []
+    sent_users: list[tuple[Any, ...]] = []
+    for line in lines:
+        try:
+            record = orjson.loads(line)
+            validate(record)
+        except (orjson.JSONDecodeError, InvalidRecord):
+            continue
+        (sent_users if record["type"] == "user" else sent_events).append(normal(record))
+    assert len(sent_events) == stats.produced
+
+    deadline = time.monotonic() + 60
+    while True:
+        back = [orjson.loads(line) for line in readback.arrival_lines(stack)]
+        users_back = [normal(r) for r in back if r["type"] == "user" and r["user_id"] >= base_id]
+        # CDC is asynchronous: wait until every user change is back (a delete's stamp adds one).
+        if len(users_back) >= len(sent_users) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    events_back = {normal(r) for r in back if r["type"] != "user"}
+    assert set(sent_events) <= events_back
+    assert set(sent_users) <= set(users_back)

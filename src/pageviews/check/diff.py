@@ -35,13 +35,22 @@ class TableDiff:
 
 def compare(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> list[TableDiff]:
     """Recompute every result table with the oracle and diff it against the stored one."""
+    return compare_tables(con, expected_tables(con, config))
+
+
+def compare_tables(
+    con: duckdb.DuckDBPyConnection, expected: dict[str, str], schema: str = "main"
+) -> list[TableDiff]:
+    """Diff `<schema>.<table>` against its expected table, for each {table: expected}."""
     return [
-        _compare_table(con, table, expected)
-        for table, expected in expected_tables(con, config).items()
+        _compare_table(con, f"{schema}.{table}", table_expected, label=table)
+        for table, table_expected in expected.items()
     ]
 
 
-def _compare_table(con: duckdb.DuckDBPyConnection, table: str, expected: str) -> TableDiff:
+def _compare_table(
+    con: duckdb.DuckDBPyConnection, table: str, expected: str, label: str
+) -> TableDiff:
     # The expected table's columns are the ones to compare: for late_events that leaves out
     # `raw`, which the oracle cannot recompute.
     columns = [row[0] for row in con.execute(f"DESCRIBE {expected}").fetchall()]
@@ -68,7 +77,7 @@ def _compare_table(con: duckdb.DuckDBPyConnection, table: str, expected: str) ->
         ).fetchall()
         sample.extend(marker + _format_row(columns, row) for row in rows)
     con.execute("DROP TABLE oracle_diff")
-    return TableDiff(table=table, missing=counts[0], unexpected=counts[1], sample=sample)
+    return TableDiff(table=label, missing=counts[0], unexpected=counts[1], sample=sample)
 
 
 def _format_row(columns: list[str], row: tuple[object, ...]) -> str:

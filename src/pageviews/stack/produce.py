@@ -32,6 +32,9 @@ UPSERT_SQL = (
     "country = VALUES(country), subscription = VALUES(subscription), "
     "updated_at = VALUES(updated_at)"
 )
+# A delete first stamps the row with the delete's time, so that the CDC delete event's
+# before-image carries when the delete happened: downstream joins need it as a version time.
+STAMP_SQL = "UPDATE Users SET updated_at = %s WHERE user_id = %s"
 DELETE_SQL = "DELETE FROM Users WHERE user_id = %s"
 
 
@@ -80,14 +83,26 @@ class EventProducer:
                 f"{rtype.label} records go to MariaDB (and reach Kafka by CDC), not to Kafka"
             )
         value = orjson.dumps({f.name: record.get(f.name) for f in rtype.fields})
+        self._produce(topic, value, record["session_id"].encode())
+
+    def send_dead_letter(self, raw: str, reason: str) -> None:
+        """A refused line goes to the dead-letter topic with its reason: nothing is lost."""
+        value = orjson.dumps(
+            {
+                "raw": raw[:MAX_LINE_BYTES],
+                "reason": reason,
+                "received_at": int(time.time() * 1000),
+                # Not read from a topic, so no position in one.
+                "event_partition": None,
+                "event_offset": None,
+            }
+        )
+        self._produce(self.config.topics.dead_letters, value, None)
+
+    def _produce(self, topic: str, value: bytes, key: bytes | None) -> None:
         while True:
             try:
-                self.producer.produce(
-                    topic,
-                    value=value,
-                    key=record["session_id"].encode(),
-                    on_delivery=self._delivered,
-                )
+                self.producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self.producer.poll(0.1)
@@ -130,6 +145,8 @@ class UserWriter:
             )
             self.buffer.append((UPSERT_SQL, params))
         elif rtype is USER_DELETE:
+            stamp = (to_sql_datetime(record["updated_at"]), record["user_id"])
+            self.buffer.append((STAMP_SQL, stamp))
             self.buffer.append((DELETE_SQL, (record["user_id"],)))
         else:
             raise InvalidRecord(f"{rtype.label} is not a user change")
@@ -171,10 +188,12 @@ def write_lines(
     lines: Iterable[str],
     rate: float | None = None,
     progress: Callable[[GenerateStats], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> GenerateStats:
     """Send generated JSONL lines to the stack at `rate` lines/s (None: as fast as possible).
 
-    Lines that do not fit the model are refused (counted, never sent)."""
+    Lines that do not fit the model are refused: counted, and sent to the dead-letter topic
+    with their reason instead of their own topic."""
     stats = GenerateStats()
     producer = EventProducer(config)
     users = UserWriter(config)
@@ -182,6 +201,8 @@ def write_lines(
     last_progress = started
     try:
         for line in lines:
+            if should_stop():
+                break
             stats.lines += 1
             if rate:
                 due = started + stats.lines / rate
@@ -201,9 +222,11 @@ def write_lines(
                     producer.send(record, rtype)
                     stats.produced += 1
             except (orjson.JSONDecodeError, InvalidRecord) as error:
+                reason = str(error) if isinstance(error, InvalidRecord) else "not valid JSON"
+                producer.send_dead_letter(line, reason)
                 stats.refused += 1
-                reason = str(error).split(",")[0][:60]
-                stats.refused_reasons[reason] = stats.refused_reasons.get(reason, 0) + 1
+                short = reason.split(",")[0][:60]
+                stats.refused_reasons[short] = stats.refused_reasons.get(short, 0) + 1
             now = time.monotonic()
             if progress is not None and now - last_progress >= 2.0:
                 last_progress = now
