@@ -50,8 +50,35 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     stack_logs.add_argument("-n", "--lines", type=int, default=40)
     stack_logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     stack_down = stack_sub.add_parser("down", help="stop what `stack up` started (data is kept)")
-    for sp in (stack_up, stack_status, stack_logs, stack_down):
+    stack_job = stack_sub.add_parser("job", help="submit, watch or cancel the Flink SQL job")
+    stack_job.add_argument("action", choices=("submit", "status", "cancel", "list"))
+    stack_job.add_argument("job_id", nargs="?", help="for status and cancel")
+    stack_job.add_argument(
+        "--bounded", action="store_true", help="read the topics up to their end, then finish"
+    )
+    stack_job.add_argument("--wait", action="store_true", help="submit: wait until finished")
+    _add_job_window_options(stack_job)
+    for sp in (stack_up, stack_status, stack_logs, stack_down, stack_job):
         sp.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
+
+
+def _add_job_window_options(parser: argparse.ArgumentParser) -> None:
+    from pageviews.config import WindowConfig
+    from pageviews.timefmt import parse_duration_ms
+
+    defaults = WindowConfig()
+    for flag, attr in (
+        ("--lateness", "lateness_ms"),
+        ("--tumbling", "tumbling_ms"),
+        ("--hop-size", "hopping_size_ms"),
+        ("--hop-step", "hopping_step_ms"),
+        ("--session-gap", "session_gap_ms"),
+        ("--user-session-gap", "user_session_gap_ms"),
+        ("--country-window", "country_ms"),
+    ):
+        parser.add_argument(
+            flag, dest=attr, type=parse_duration_ms, default=getattr(defaults, attr)
+        )
 
 
 def stack_errors() -> tuple[type[Exception], ...]:
@@ -124,6 +151,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
         return 0 if all(r.healthy for r in reports) else 1
     if args.stack_command == "logs":
         return _stack_logs(config, args)
+    if args.stack_command == "job":
+        return _stack_job(config, args)
     manager.down(config)
     return 0
 
@@ -151,4 +180,37 @@ def _stack_logs(config: StackConfig, args: argparse.Namespace) -> int:
                     for line in log.read().splitlines():
                         print(f"{name}| {line}", flush=True)
                     positions[path] = log.tell()
+    return 0
+
+
+def _stack_job(config: StackConfig, args: argparse.Namespace) -> int:
+    from pageviews.config import WindowConfig
+    from pageviews.stack import flink_job
+
+    if args.action == "list":
+        for job in flink_job.list_jobs(config):
+            print(f"{job['id']}  {job['status']}")
+        return 0
+    if args.action == "submit":
+        names = (
+            "lateness_ms",
+            "tumbling_ms",
+            "hopping_size_ms",
+            "hopping_step_ms",
+            "session_gap_ms",
+            "user_session_gap_ms",
+            "country_ms",
+        )
+        windows = WindowConfig(**{n: getattr(args, n) for n in names})
+        job_id = flink_job.submit_job(config, windows, bounded=args.bounded)
+        print(job_id)
+        if args.wait:
+            print(flink_job.wait_finished(config, job_id, timeout_s=3600))
+        return 0
+    if not args.job_id:
+        raise UsageError(f"stack job {args.action} needs a job id")
+    if args.action == "status":
+        print(flink_job.job_status(config, args.job_id))
+        return 0
+    flink_job.cancel_job(config, args.job_id)
     return 0

@@ -1,0 +1,260 @@
+"""The Flink job on the real stack against the embedded engine, on the same generated lines.
+
+The test starts its own stack (Kafka, MariaDB, Connect, Flink) in a tmp dir; a service that
+cannot start fails it. Ports come from the environment (PAGEVIEWS_*), as for `stack up`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from helpers import pageviews
+from pageviews.config import WindowConfig
+from pageviews.sources.generator import GeneratorConfig, generate_lines
+from pageviews.stack import flink, flink_job, manager
+from pageviews.stack.config import StackConfig
+from pageviews.stack.produce import UserWriter, write_lines
+from pageviews.store.duckdb_store import DB_FILE
+
+pytestmark = pytest.mark.timeout(1200)
+
+WINDOWS = WindowConfig(
+    lateness_ms=2_000,
+    tumbling_ms=5_000,
+    hopping_size_ms=10_000,
+    hopping_step_ms=5_000,
+    session_gap_ms=3_000,
+    user_session_gap_ms=3_000,
+    country_ms=5_000,
+)
+GENERATOR = GeneratorConfig(
+    seed=7, events=3_000, users=40, lateness_ms=2_000, late_fraction=0.0, malformed_fraction=0.0
+)
+SENTINEL_USER = 10**12  # written last to MariaDB: once CDC shows it, all user changes are in
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    config = StackConfig.from_env(tmp_path_factory.mktemp("stack"))
+    try:
+        manager.up(config, say=lambda text: None)
+        yield config
+    finally:
+        manager.down(config, say=lambda text: None)
+
+
+def _read_topic(config: StackConfig, topic: str, idle_s: float = 4.0) -> list[tuple[Any, Any]]:
+    """Every (key, value) of a topic, as JSON, read from the start until it has been quiet."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.bootstrap,
+            "group.id": f"test-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[tuple[Any, Any]] = []
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < idle_s:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            last = time.monotonic()
+            key, value = message.key(), message.value()
+            out.append(
+                (
+                    None if key is None else orjson.loads(key),
+                    None if value is None else orjson.loads(value),
+                )
+            )
+    finally:
+        consumer.close()
+    return out
+
+
+def _upserted(config: StackConfig, topic: str) -> list[dict[str, Any]]:
+    """The current value per key of an upsert topic (tombstones remove the key)."""
+    latest: dict[bytes, Any] = {}
+    for key, value in _read_topic(config, topic):
+        latest[orjson.dumps(key, option=orjson.OPT_SORT_KEYS)] = value
+    return [v for v in latest.values() if v is not None]
+
+
+def _wait_for_sentinel(config: StackConfig, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for _key, value in _read_topic(config, config.topics.users, idle_s=2.0):
+            after = (value or {}).get("after") or {}
+            if after.get("user_id") == SENTINEL_USER:
+                return
+        time.sleep(1.0)
+    raise AssertionError("CDC did not deliver the sentinel user")
+
+
+def _embedded(tmp: Path, lines: list[str]) -> dict[str, set[tuple[Any, ...]]]:
+    """Results of `pageviews run` on the same lines, times as epoch ms."""
+    source = tmp / "input.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    data = tmp / "data"
+    flags = {
+        "--lateness": WINDOWS.lateness_ms,
+        "--tumbling": WINDOWS.tumbling_ms,
+        "--hop-size": WINDOWS.hopping_size_ms,
+        "--hop-step": WINDOWS.hopping_step_ms,
+        "--session-gap": WINDOWS.session_gap_ms,
+        "--user-session-gap": WINDOWS.user_session_gap_ms,
+        "--country-window": WINDOWS.country_ms,
+    }
+    args = [a for flag, ms in flags.items() for a in (flag, f"{ms}ms")]
+    pageviews("run", "--input", str(source), "--no-dashboard", "--data-dir", str(data), *args)
+    con = duckdb.connect(str(data / DB_FILE), read_only=True)
+    ms = "epoch_ms(window_start), epoch_ms(window_end)"
+    queries = {
+        "pageview_tumbling": f"SELECT {ms}, source, pageview_count, user_count, is_final "  # noqa: S608 - our own columns
+        "FROM pageview_tumbling",
+        "pageview_hopping": f"SELECT {ms}, source, pageview_count, user_count, is_final "  # noqa: S608 - our own columns
+        "FROM pageview_hopping",
+        "pageview_session": f"SELECT {ms}, source, pageview_count, user_count, is_final "  # noqa: S608 - our own columns
+        "FROM pageview_session",
+        "user_sessions": f"SELECT user_id, {ms}, pageview_count, is_final FROM user_sessions",  # noqa: S608 - our own columns
+        "pageview_country": f"SELECT {ms}, country, pageview_count, user_count, "  # noqa: S608 - our own columns
+        "round(average_age, 6), is_final FROM pageview_country",
+        "cleaned_users": "SELECT user_id, age, gender, country, subscription, "
+        "epoch_ms(updated_at) FROM cleaned_users",
+        "late_events": "SELECT view, epoch_ms(window_start) FROM late_events",
+    }
+    try:
+        return {name: set(con.execute(sql).fetchall()) for name, sql in queries.items()}
+    finally:
+        con.close()
+
+
+def _flink_results(config: StackConfig) -> dict[str, set[tuple[Any, ...]]]:
+    t = config.topics
+    fixed = ("window_start", "window_end", "source", "pageview_count", "user_count", "is_final")
+    out = {
+        name: {tuple(r[c] for c in fixed) for r in _upserted(config, topic)}
+        for name, topic in (
+            ("pageview_tumbling", t.results[2]),
+            ("pageview_hopping", t.results[3]),
+            ("pageview_session", t.results[4]),
+        )
+    }
+    out["user_sessions"] = {
+        (r["user_id"], r["window_start"], r["window_end"], r["pageview_count"], r["is_final"])
+        for r in _upserted(config, t.user_sessions)
+    }
+    out["pageview_country"] = {
+        (
+            r["window_start"],
+            r["window_end"],
+            r["country"],
+            r["pageview_count"],
+            r["user_count"],
+            None if r["average_age"] is None else round(r["average_age"], 6),
+            r["is_final"],
+        )
+        for r in _upserted(config, t.results[1])
+    }
+    out["cleaned_users"] = {
+        (r["user_id"], r["age"], r["gender"], r["country"], r["subscription"], r["updated_at"])
+        for r in _upserted(config, t.results[0])
+        if not r["deleted"] and r["user_id"] != SENTINEL_USER
+    }
+    out["late_events"] = {
+        (v["view"], v["window_start"]) for _k, v in _read_topic(config, t.late_events)
+    }
+    return out
+
+
+def _produce_raw(config: StackConfig, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": config.bootstrap, "acks": "all"})
+    for value in values:
+        producer.produce(config.topics.pageviews, value=value)
+    assert producer.flush(30) == 0
+
+
+def test_bounded_job_matches_embedded_engine(stack: StackConfig, tmp_path: Path) -> None:
+    lines = list(generate_lines(GENERATOR))
+    stats = write_lines(stack, lines)
+    assert stats.produced > 2_000
+    users = UserWriter(stack)
+    users.write(
+        {
+            "type": "user",
+            "op": "upsert",
+            "user_id": SENTINEL_USER,
+            "age": 1,
+            "gender": "X",
+            "country": "ZZ",
+            "subscription": "Gold",
+            "updated_at": "2025-01-01 00:00:00",
+        }
+    )
+    users.close()
+    tag = uuid.uuid4().hex
+    bad = [
+        f"not json {tag}".encode(),
+        orjson.dumps(
+            {
+                "session_id": tag,
+                "user_id": 1,
+                "source": "Twitter",
+                "event_timestamp": "2026-01-01 00:00:01",
+            }
+        ),
+        orjson.dumps(
+            {
+                "session_id": tag,
+                "user_id": 1,
+                "source": "Inbox",
+                "event_timestamp": "2026-02-30 00:00:01",
+            }
+        ),
+        orjson.dumps({"session_id": tag, "user_id": "1", "source": "Inbox", "event_timestamp": 1}),
+    ]
+    _produce_raw(stack, bad)
+    _wait_for_sentinel(stack)
+    expected = _embedded(tmp_path, lines)
+
+    started = time.monotonic()
+    job_id = flink_job.submit_job(stack, WINDOWS, bounded=True, group_id=f"test-{tag}")
+    submitted = time.monotonic()
+    assert flink_job.wait_finished(stack, job_id, timeout_s=600) == "FINISHED"
+    details = flink_job.job_details(stack, job_id)
+    print(
+        f"flink: submit {submitted - started:.1f}s, job {details['duration'] / 1000:.1f}s "
+        f"for {stats.produced} records; RSS "
+        + ", ".join(f"{s.name} {s.rss_mb():.0f} MB" for s in flink.services(stack) if s.rss_mb())
+    )
+    actual = _flink_results(stack)
+    for table, rows in expected.items():
+        missing, extra = rows - actual[table], actual[table] - rows
+        assert not missing and not extra, (
+            f"{table}: {len(missing)} missing, {len(extra)} extra; "
+            f"missing {sorted(missing, key=repr)[:5]}, extra {sorted(extra, key=repr)[:5]}"
+        )
+        if table not in ("cleaned_users", "late_events"):
+            assert rows, f"{table}: no rows to compare"
+
+    dead = [
+        v for _k, v in _read_topic(stack, stack.topics.dead_letters) if tag in str(v.get("raw", ""))
+    ]
+    reasons = sorted(v["reason"] for v in dead)
+    assert len(dead) == 4, reasons
+    assert any("not valid JSON" in r for r in reasons)
+    assert any("'source' must be one of" in r for r in reasons)
+    assert any("cannot parse timestamp" in r for r in reasons)
+    assert any("'user_id' must be an integer" in r for r in reasons)
