@@ -20,6 +20,10 @@ from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.process import ServiceError
 
 TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
+# Live only: a quiet partition or topic (e.g. users) must not hold back the watermark forever.
+# Not in replays: a backpressured partition would look idle, and the watermark would jump
+# ahead of it, making its page views late.
+LIVE_OPTIONS = {"table.exec.source.idle-timeout": "10 s"}
 
 
 def job_options(config: StackConfig, name: str) -> dict[str, str]:
@@ -32,8 +36,6 @@ def job_options(config: StackConfig, name: str) -> dict[str, str]:
         "pipeline.jars": flink.kafka_connector_jar(config).as_uri(),
         "parallelism.default": str(f.parallelism),
         "table.local-time-zone": "UTC",
-        # A quiet partition or topic (e.g. users) must not hold back the watermark forever.
-        "table.exec.source.idle-timeout": "2 s",
         "execution.checkpointing.interval": f"{f.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         # Fewer updates downstream of the GROUP BYs: a buffer of up to 1 s or 5000 rows.
@@ -53,7 +55,7 @@ def submit_job(
     """Submit the job; return its id. `bounded` reads the topics up to their current end."""
     request = {
         "statements": flink_sql.statements(config, windows, bounded, group_id),
-        "options": job_options(config, name),
+        "options": job_options(config, name) | ({} if bounded else LIVE_OPTIONS),
     }
     script = Path(__file__).with_name("flink_submit.py")
     with tempfile.TemporaryDirectory(prefix="pageviews-flink-") as tmp:

@@ -79,6 +79,15 @@ def timestamp_ms(path: str) -> str:
     )
 
 
+def event_ms_in_range() -> str:
+    """The page view's event time in ms if valid and within range, else 0 (for the watermark)."""
+    ms = timestamp_ms("event_timestamp")
+    return (
+        f"COALESCE(CASE WHEN {ms} BETWEEN {MIN_EVENT_MS} AND "
+        f"UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS} THEN {ms} END, 0)"
+    )
+
+
 def pageview_reason() -> str:
     """The first problem of a raw page view, or NULL if it is valid (as the embedded rules)."""
     sources = ", ".join(f"'{s}'" for s in SOURCES if _SOURCES.match(s))
@@ -172,7 +181,7 @@ def parameters(
         "country": _seconds(windows.country_ms),
         "country_ms": str(windows.country_ms),
         "pageview_reason": pageview_reason(),
-        "event_ms": timestamp_ms("event_timestamp"),
+        "event_ms_in_range": event_ms_in_range(),
     }
 
 
