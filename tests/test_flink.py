@@ -6,9 +6,12 @@ cannot start fails it. Ports come from the environment (PAGEVIEWS_*), as for `st
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +22,12 @@ from confluent_kafka import Consumer, Producer
 
 from helpers import pageviews
 from pageviews.config import WindowConfig
+from pageviews.model import PAGEVIEW
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import flink, flink_job, manager
+from pageviews.stack import flink, flink_job, kafka, manager
 from pageviews.stack.config import StackConfig
-from pageviews.stack.produce import UserWriter, write_lines
+from pageviews.stack.produce import EventProducer, UserWriter, write_lines
+from pageviews.stack.records import InvalidRecord, validate
 from pageviews.store.duckdb_store import DB_FILE
 
 pytestmark = pytest.mark.timeout(1200)
@@ -179,14 +184,18 @@ def _flink_results(config: StackConfig) -> dict[str, set[tuple[Any, ...]]]:
     return out
 
 
-def _produce_raw(config: StackConfig, values: list[bytes]) -> None:
+def _produce_raw(config: StackConfig, topic: str, values: list[bytes]) -> None:
     producer = Producer({"bootstrap.servers": config.bootstrap, "acks": "all"})
     for value in values:
-        producer.produce(config.topics.pageviews, value=value)
+        producer.produce(topic, value=value)
     assert producer.flush(30) == 0
 
 
-def test_bounded_job_matches_embedded_engine(stack: StackConfig, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def dataset(
+    stack: StackConfig, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[str], dict[str, set[tuple[Any, ...]]], str]:
+    """Generated lines written to the stack (plus bad records), and the embedded results."""
     lines = list(generate_lines(GENERATOR))
     stats = write_lines(stack, lines)
     assert stats.produced > 2_000
@@ -205,41 +214,25 @@ def test_bounded_job_matches_embedded_engine(stack: StackConfig, tmp_path: Path)
     )
     users.close()
     tag = uuid.uuid4().hex
-    bad = [
-        f"not json {tag}".encode(),
-        orjson.dumps(
-            {
-                "session_id": tag,
-                "user_id": 1,
-                "source": "Twitter",
-                "event_timestamp": "2026-01-01 00:00:01",
-            }
-        ),
-        orjson.dumps(
-            {
-                "session_id": tag,
-                "user_id": 1,
-                "source": "Inbox",
-                "event_timestamp": "2026-02-30 00:00:01",
-            }
-        ),
-        orjson.dumps({"session_id": tag, "user_id": "1", "source": "Inbox", "event_timestamp": 1}),
-    ]
-    _produce_raw(stack, bad)
+    _produce_raw(stack, stack.topics.pageviews, _bad_records(tag))
     _wait_for_sentinel(stack)
-    expected = _embedded(tmp_path, lines)
+    return lines, _embedded(tmp_path_factory.mktemp("embedded"), lines), tag
 
-    started = time.monotonic()
-    job_id = flink_job.submit_job(stack, WINDOWS, bounded=True, group_id=f"test-{tag}")
-    submitted = time.monotonic()
-    assert flink_job.wait_finished(stack, job_id, timeout_s=600) == "FINISHED"
-    details = flink_job.job_details(stack, job_id)
-    print(
-        f"flink: submit {submitted - started:.1f}s, job {details['duration'] / 1000:.1f}s "
-        f"for {stats.produced} records; RSS "
-        + ", ".join(f"{s.name} {s.rss_mb():.0f} MB" for s in flink.services(stack) if s.rss_mb())
-    )
-    actual = _flink_results(stack)
+
+def _bad_records(tag: str) -> list[bytes]:
+    def pageview(**fields: Any) -> bytes:
+        base = {"session_id": tag, "user_id": 1, "source": "Inbox"}
+        return orjson.dumps(base | fields)
+
+    return [
+        f"not json {tag}".encode(),
+        pageview(source="Twitter", event_timestamp="2026-01-01 00:00:01"),
+        pageview(event_timestamp="2026-02-30 00:00:01"),
+        pageview(user_id="1", event_timestamp=1),
+    ]
+
+
+def _assert_same(expected: dict[str, set[Any]], actual: dict[str, set[Any]]) -> None:
     for table, rows in expected.items():
         missing, extra = rows - actual[table], actual[table] - rows
         assert not missing and not extra, (
@@ -248,6 +241,23 @@ def test_bounded_job_matches_embedded_engine(stack: StackConfig, tmp_path: Path)
         )
         if table not in ("cleaned_users", "late_events"):
             assert rows, f"{table}: no rows to compare"
+
+
+def test_bounded_job_matches_embedded_engine(
+    stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
+) -> None:
+    lines, expected, tag = dataset
+    started = time.monotonic()
+    job_id = flink_job.submit_job(stack, WINDOWS, bounded=True, group_id=f"test-{tag}")
+    submitted = time.monotonic()
+    assert flink_job.wait_finished(stack, job_id, timeout_s=900) == "FINISHED"
+    details = flink_job.job_details(stack, job_id)
+    print(
+        f"flink: submit {submitted - started:.1f}s, job {details['duration'] / 1000:.1f}s "
+        f"for {len(lines)} lines; RSS "
+        + ", ".join(f"{s.name} {s.rss_mb():.0f} MB" for s in flink.services(stack) if s.rss_mb())
+    )
+    _assert_same(expected, _flink_results(stack))
 
     dead = [
         v for _k, v in _read_topic(stack, stack.topics.dead_letters) if tag in str(v.get("raw", ""))
@@ -258,3 +268,50 @@ def test_bounded_job_matches_embedded_engine(stack: StackConfig, tmp_path: Path)
     assert any("'source' must be one of" in r for r in reasons)
     assert any("cannot parse timestamp" in r for r in reasons)
     assert any("'user_id' must be an integer" in r for r in reasons)
+
+
+def test_taskmanager_killed_mid_job_same_results(
+    stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
+) -> None:
+    """SIGKILL the TaskManager after a checkpoint; a new one resumes and the results match.
+
+    The page views go to fresh topics, with fresh result topics; the users (CDC) are shared."""
+    lines, expected, tag = dataset
+    t = stack.topics
+    topics = replace(
+        t,
+        pageviews=f"{t.pageviews}-kill",
+        results=tuple(f"{r}-kill" for r in t.results),
+        user_sessions=f"{t.user_sessions}-kill",
+        late_events=f"{t.late_events}-kill",
+        dead_letters=f"{t.dead_letters}-kill",
+    )
+    config = replace(stack, topics=topics)
+    kafka.ensure_topics(config)
+    producer = EventProducer(config)
+    for line in lines:
+        try:
+            record = orjson.loads(line)
+            if validate(record) is PAGEVIEW:
+                producer.send(record)
+        except (orjson.JSONDecodeError, InvalidRecord):
+            continue
+    producer.flush()
+
+    job_id = flink_job.submit_job(config, WINDOWS, bounded=True, group_id=f"kill-{tag}")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        checkpoints = flink.rest(config, "GET", f"/jobs/{job_id}/checkpoints")
+        if checkpoints["counts"]["completed"] >= 1:
+            break
+        time.sleep(0.5)
+    assert flink_job.job_status(config, job_id) == "RUNNING", "finished before the kill"
+    taskmanager = flink.services(config)[1]
+    pid = taskmanager.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    flink.start_taskmanager(config)
+    assert flink_job.wait_finished(config, job_id, timeout_s=900) == "FINISHED"
+    history = flink.rest(config, "GET", f"/jobs/{job_id}/exceptions")["exceptionHistory"]
+    assert history["entries"], "the job never noticed the lost TaskManager"
+    _assert_same(expected, _flink_results(config))
