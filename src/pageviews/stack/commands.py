@@ -28,11 +28,12 @@ STACK_DIR_HELP = (
 def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stack = sub.add_parser(
         "stack",
-        help="run Kafka, MariaDB and Kafka Connect natively on 127.0.0.1",
+        help="run Kafka, MariaDB, Kafka Connect and Flink natively on 127.0.0.1",
         description=(
             "The distributed runtime's services, without Docker: three Kafka brokers (KRaft), "
-            "MariaDB with binlog CDC, and Kafka Connect with Debezium. Jars come from Maven "
-            "Central into ~/.cache/pageviews (or $PAGEVIEWS_CACHE)."
+            "MariaDB with binlog CDC, Kafka Connect with Debezium, and a Flink cluster (one "
+            "JobManager, one TaskManager) for the SQL job. Jars come from Maven Central and "
+            "Flink from PyPI into ~/.cache/pageviews (or $PAGEVIEWS_CACHE)."
         ),
     )
     stack_sub = stack.add_subparsers(dest="stack_command", required=True)
@@ -77,7 +78,12 @@ def _add_job_window_options(parser: argparse.ArgumentParser) -> None:
         ("--country-window", "country_ms"),
     ):
         parser.add_argument(
-            flag, dest=attr, type=parse_duration_ms, default=getattr(defaults, attr)
+            flag,
+            dest=attr,
+            type=parse_duration_ms,
+            default=getattr(defaults, attr),
+            metavar="DURATION",
+            help=f"submit: default {getattr(defaults, attr) // 1000}s",
         )
 
 
