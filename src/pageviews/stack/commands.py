@@ -28,10 +28,11 @@ STACK_DIR_HELP = (
 def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stack = sub.add_parser(
         "stack",
-        help="run Kafka, MariaDB and Kafka Connect natively on 127.0.0.1",
+        help="run Kafka, MariaDB, Kafka Connect and Pinot natively on 127.0.0.1",
         description=(
             "The distributed runtime's services, without Docker: three Kafka brokers (KRaft), "
-            "MariaDB with binlog CDC, and Kafka Connect with Debezium. Jars come from Maven "
+            "MariaDB with binlog CDC, Kafka Connect with Debezium, and Apache Pinot (ZooKeeper, "
+            "controller, broker, server) reading the result topics. Jars come from Maven "
             "Central into ~/.cache/pageviews (or $PAGEVIEWS_CACHE)."
         ),
     )
@@ -43,7 +44,10 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     stack_status.add_argument("--json", action="store_true", help="print JSON")
     stack_logs = stack_sub.add_parser("logs", help="tail the services' log files")
     stack_logs.add_argument(
-        "service", nargs="?", help="mariadb, kafka, kafka-1..3 or connect (default: all)"
+        "service",
+        nargs="?",
+        help="mariadb, kafka, kafka-1..3, connect, pinot or pinot-zookeeper/-controller/"
+        "-broker/-server (default: all)",
     )
     stack_logs.add_argument("-n", "--lines", type=int, default=40)
     stack_logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
@@ -103,7 +107,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         for r in reports:
             state = "started" if r.started_now else "already running"
             print(
-                f"{r.name:10} pid {r.pid:<8} ports {','.join(map(str, r.ports)):12} "
+                f"{r.name:16} pid {r.pid:<8} ports {','.join(map(str, r.ports)):12} "
                 f"rss {r.rss_mb or 0:6.0f} MB  {state}"
             )
         print(f"stack up in {seconds:.1f}s; Kafka bootstrap {config.bootstrap}")
@@ -116,7 +120,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         for r in reports:
             health = "healthy" if r.healthy else ("running" if r.running else "stopped")
             print(
-                f"{r.name:10} {health:8} pid {r.pid or '-'!s:8} "
+                f"{r.name:16} {health:8} pid {r.pid or '-'!s:8} "
                 f"ports {','.join(map(str, r.ports)):12} rss {r.rss_mb or 0:6.0f} MB {r.detail}"
             )
         return 0 if all(r.healthy for r in reports) else 1

@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pageviews.stack.pinot_config import PinotConfig
+
 HOST = "127.0.0.1"
 
 
@@ -68,6 +70,7 @@ class Topics:
     results: tuple[str, ...] = ("topic4", "topic5", "topic6", "topic7", "topic8")
     dead_letters: str = "pageviews_dead_letters"
     late_events: str = "pageviews_late_events"
+    user_sessions: str = "pageviews_user_sessions"
     partitions: int = 5
     replication: int = 3
     min_insync: int = 2
@@ -80,6 +83,7 @@ class Topics:
             *self.results,
             self.dead_letters,
             self.late_events,
+            self.user_sessions,
         )
 
     @classmethod
@@ -93,6 +97,7 @@ class Topics:
             results=tuple(results.split(",")) if results else base.results,
             dead_letters=_env_str("PAGEVIEWS_TOPIC_DEAD_LETTERS", base.dead_letters),
             late_events=_env_str("PAGEVIEWS_TOPIC_LATE_EVENTS", base.late_events),
+            user_sessions=_env_str("PAGEVIEWS_TOPIC_USER_SESSIONS", base.user_sessions),
         )
 
 
@@ -121,6 +126,7 @@ class StackConfig:
     connect_server_id: int = 5401  # Debezium's replica id, distinct from the server's
     connector_name: str = "users-cdc"
     topics: Topics = field(default_factory=Topics)
+    pinot: PinotConfig = field(default_factory=PinotConfig)
 
     @classmethod
     def from_env(cls, stack_dir: Path | None = None) -> StackConfig:
@@ -148,6 +154,7 @@ class StackConfig:
             app_user=_env_str("PAGEVIEWS_MARIADB_USER", d.app_user),
             app_password=creds["app"],
             topics=Topics.from_env(),
+            pinot=PinotConfig.from_env(),
         )
 
     def __post_init__(self) -> None:
@@ -177,4 +184,6 @@ class StackConfig:
             f"kafka-{n}-controller": p
             for n, p in zip(self.nodes, self.controller_ports, strict=True)
         }
+        ports |= {name: p[0] for name, p in self.pinot.ports().items()}
+        ports["pinot-server-netty"] = self.pinot.server_port
         return ports | {"mariadb": self.mariadb_port, "connect": self.connect_port}

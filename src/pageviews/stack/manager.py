@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from pageviews.stack import connect, fetch, kafka, mariadb
+from pageviews.stack import connect, fetch, kafka, mariadb, pinot, pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.java import java_binary
 from pageviews.stack.process import Service, ServiceError, port_open, port_owner
@@ -35,7 +35,12 @@ class ServiceReport:
 
 
 def all_services(config: StackConfig) -> list[Service]:
-    return [mariadb.service(config), *kafka.services(config), connect.service(config)]
+    return [
+        mariadb.service(config),
+        *kafka.services(config),
+        connect.service(config),
+        *pinot.services(config),
+    ]
 
 
 def service_ports(config: StackConfig) -> dict[str, list[int]]:
@@ -44,7 +49,7 @@ def service_ports(config: StackConfig) -> dict[str, list[int]]:
         config.nodes, config.broker_ports, config.controller_ports, strict=True
     ):
         ports[f"kafka-{n}"] = [broker, controller]
-    return ports
+    return ports | config.pinot.ports()
 
 
 def check_ports(config: StackConfig, names: list[str]) -> None:
@@ -56,7 +61,7 @@ def check_ports(config: StackConfig, names: list[str]) -> None:
                 raise ServiceError(
                     f"port {HOST}:{port} for {name} is taken by {port_owner(port)}; stop it, "
                     "or choose other ports (PAGEVIEWS_BROKER_PORTS, PAGEVIEWS_CONTROLLER_PORTS, "
-                    "PAGEVIEWS_MARIADB_PORT, PAGEVIEWS_CONNECT_PORT)"
+                    "PAGEVIEWS_MARIADB_PORT, PAGEVIEWS_CONNECT_PORT, PAGEVIEWS_PINOT_*_PORT)"
                 )
 
 
@@ -77,6 +82,11 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
         mariadb.start(config)
     kafka.prepare(config)
     kafka.start(config)
+    # Pinot's ZooKeeper and controller start while Kafka forms its quorum.
+    pinot.prepare(config)
+    pinot.start(config, ("pinot-zookeeper",))
+    pinot.wait_healthy(config, ("pinot-zookeeper",))
+    pinot.start(config, ("pinot-controller",))
     mariadb.wait_healthy(config)
     mariadb.bootstrap(config)
     say(f"mariadb: healthy on {HOST}:{config.mariadb_port}")
@@ -85,12 +95,24 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     say(f"kafka: {len(config.broker_ports)} brokers healthy on {config.bootstrap}")
     if created:
         say(f"kafka: created topics {', '.join(created)}")
+    # Broker and server need the cluster the controller sets up in ZooKeeper.
+    pinot.wait_healthy(config, ("pinot-controller",))
+    pinot.start(config, ("pinot-broker", "pinot-server"))
     connect.prepare(config)
     connect.start(config)
     connect.wait_healthy(config)
     connect.register(config)
     connect.wait_connector(config)
     say(f"connect: connector {config.connector_name} running, REST on {HOST}:{config.connect_port}")
+    pinot.wait_healthy(config, ("pinot-broker", "pinot-server"))
+    pinot.wait_server_registered(config)
+    actions = pinot_tables.ensure_tables(config)
+    changed = {t: a for t, a in actions.items() if a != "unchanged"}
+    say(
+        f"pinot: controller on {HOST}:{config.pinot.controller_port}, broker on "
+        f"{HOST}:{config.pinot.broker_port}; tables "
+        + (", ".join(f"{t} {a}" for t, a in changed.items()) if changed else "unchanged")
+    )
     reports = status(config, deep=False)
     for report in reports:
         report.started_now = report.name in not_running
@@ -112,6 +134,10 @@ def status(config: StackConfig, deep: bool = True) -> list[ServiceReport]:
         detail = ""
         if deep and healthy and svc.name.startswith("kafka-"):
             healthy = int(svc.name.split("-")[1]) in brokers
+        if svc.name.startswith("pinot-") and pid is not None:
+            healthy = pinot.healthy(config, svc.name)
+            if deep and healthy:
+                detail = _pinot_detail(config, svc.name)
         if deep and healthy and svc.name == "connect":
             try:
                 detail = f"connector {config.connector_name}: {connect.connector_state(config)}"
@@ -132,12 +158,34 @@ def status(config: StackConfig, deep: bool = True) -> list[ServiceReport]:
     return reports
 
 
+def _pinot_detail(config: StackConfig, name: str) -> str:
+    """Tables on the controller; dropped and failed rows on the server."""
+    try:
+        if name == "pinot-controller":
+            return f"{len(pinot_tables.table_names(config))} tables"
+        if name == "pinot-server":
+            decode = len(pinot.decode_errors(config))
+            failed = sum(
+                len(pinot_tables.segment_errors(config, t))
+                for t in pinot_tables.table_names(config)
+            )
+            return f"rows dropped as undecodable: {decode}, segment errors: {failed}"
+    except Exception as error:  # noqa: BLE001 - a detail, not the health verdict
+        return f"({error})"
+    return ""
+
+
 def status_json(config: StackConfig) -> dict[str, Any]:
     return {
         "stack_dir": str(config.stack_dir),
         "bootstrap_servers": config.bootstrap,
         "ports": config.all_ports(),
         "topics": list(config.topics.all()),
+        "pinot": {
+            "controller_url": f"http://{HOST}:{config.pinot.controller_port}",
+            "broker_url": f"http://{HOST}:{config.pinot.broker_port}",
+            "version": config.pinot.version,
+        },
         "services": [asdict(r) for r in status(config)],
     }
 
@@ -146,6 +194,11 @@ def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> li
     """Stop, by PID, what `up` started: Connect, then all brokers together, then MariaDB."""
     stopped = []
     for group in (
+        # Pinot first, server and broker before the controller, ZooKeeper last: each needs
+        # ZooKeeper to shut down cleanly, and the server leaves Kafka alone once stopped.
+        [pinot.service(config, "pinot-server"), pinot.service(config, "pinot-broker")],
+        [pinot.service(config, "pinot-controller")],
+        [pinot.service(config, "pinot-zookeeper")],
         [connect.service(config)],
         kafka.services(config),  # together: a lone last node would wait for a lost quorum
         [mariadb.service(config)],
@@ -173,8 +226,11 @@ def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> li
 def log_files(config: StackConfig, name: str | None) -> list[tuple[str, Any]]:
     files = []
     for svc in all_services(config):
-        if name is None or svc.name == name or (name == "kafka" and svc.name.startswith("kafka")):
+        family = svc.name.split("-")[0]
+        if name is None or svc.name == name or name == family:
             files.append((svc.name, svc.log_file))
             if svc.name == "mariadb":
                 files.append(("mariadb", mariadb.datadir(config).parent / "error.log"))
+            if svc.name == "pinot-server":
+                files.append(("pinot-decode-errors", pinot.decode_errors_log(config)))
     return files
