@@ -17,6 +17,8 @@ from pageviews.stack.process import Service, ServiceError, port_open, port_owner
 
 Say = Callable[[str], None]
 
+PINOT_SERVER_GRACE_S = 15.0
+
 
 def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
@@ -191,17 +193,27 @@ def status_json(config: StackConfig) -> dict[str, Any]:
 
 
 def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> list[str]:
-    """Stop, by PID, what `up` started: Connect, then all brokers together, then MariaDB."""
+    """Stop, by PID, what `up` started: Pinot, Connect, then all brokers together, MariaDB."""
     stopped = []
-    for group in (
-        # Pinot first, server and broker before the controller, ZooKeeper last: each needs
-        # ZooKeeper to shut down cleanly, and the server leaves Kafka alone once stopped.
-        [pinot.service(config, "pinot-server"), pinot.service(config, "pinot-broker")],
-        [pinot.service(config, "pinot-controller")],
-        [pinot.service(config, "pinot-zookeeper")],
-        [connect.service(config)],
-        kafka.services(config),  # together: a lone last node would wait for a lost quorum
-        [mariadb.service(config)],
+    # Pinot's server closes its consumers one by one, about 5 s each (40 partitions): it gets a
+    # short grace, then SIGKILL. Nothing is lost: committed segments are on disk, and the
+    # consuming ones are read again from Kafka at the next start.
+    pinot_grace_s = min(timeout_s, PINOT_SERVER_GRACE_S)
+    for group, grace_s in (
+        # Server and broker before the controller, ZooKeeper last: each needs ZooKeeper to
+        # shut down cleanly, and Kafka outlives the server's consumers.
+        (
+            [pinot.service(config, "pinot-server"), pinot.service(config, "pinot-broker")],
+            pinot_grace_s,
+        ),
+        ([pinot.service(config, "pinot-controller")], timeout_s),
+        ([pinot.service(config, "pinot-zookeeper")], timeout_s),
+        ([connect.service(config)], timeout_s),
+        (
+            kafka.services(config),
+            timeout_s,
+        ),  # together: a lone last node would wait for a lost quorum
+        ([mariadb.service(config)], timeout_s),
     ):
         procs = [(svc, svc.process()) for svc in group]
         for _svc, proc in procs:
@@ -212,9 +224,9 @@ def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> li
                 svc.pid_file.unlink(missing_ok=True)
                 continue
             try:
-                proc.wait(timeout_s)
+                proc.wait(grace_s)
             except psutil.TimeoutExpired:
-                say(f"{svc.name}: no exit after {timeout_s:.0f}s, killing pid {proc.pid}")
+                say(f"{svc.name}: no exit after {grace_s:.0f}s, killing pid {proc.pid}")
                 proc.kill()
                 proc.wait(10)
             svc.pid_file.unlink(missing_ok=True)

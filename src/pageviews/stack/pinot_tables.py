@@ -87,9 +87,6 @@ def table_config(config: StackConfig, table: ResultTable) -> dict[str, Any]:
         "stream.kafka.consumer.factory.class.name": CONSUMER_FACTORY,
         "stream.kafka.decoder.class.name": JSON_DECODER,
         "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-        # Stopping the server closes consumers one by one, each after its current fetch: a
-        # short fetch keeps `stack down` to seconds per partition, not minutes.
-        "stream.kafka.fetch.timeout.millis": "500",
         # Small tables: commit a segment hourly, so a restart re-reads at most an hour.
         "realtime.segment.flush.threshold.rows": "200000",
         "realtime.segment.flush.threshold.time": "1h",

@@ -83,7 +83,8 @@ def open_store(data_dir: Path) -> Store:
         from pageviews.store.pinot_snapshot import PinotSnapshotStore
         from pageviews.store.pinot_store import PinotStore
 
-        return PinotSnapshotStore(PinotStore(broker_url))
+        controller_url = os.environ.get("PAGEVIEWS_PINOT_CONTROLLER_URL")
+        return PinotSnapshotStore(PinotStore(broker_url, controller_url))
     endpoint = data_dir / ENDPOINT_FILE
     if endpoint.exists():
         try:

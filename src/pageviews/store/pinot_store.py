@@ -101,17 +101,20 @@ def literal(value: Any) -> str:
 class PinotStore:
     """Pinot SQL (0.11, single-stage engine) through the broker's POST /query/sql."""
 
-    def __init__(self, broker_url: str, timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(
+        self, broker_url: str, controller_url: str | None = None, timeout_s: float = TIMEOUT_S
+    ) -> None:
         self.broker_url = broker_url.rstrip("/")
+        self.controller_url = controller_url.rstrip("/") if controller_url else None
         self.timeout_s = timeout_s
         self.description = f"Apache Pinot broker at {self.broker_url}"
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
-        payload = self._post({"sql": render(sql, params)})
+        payload = self._call(f"{self.broker_url}/query/sql", {"sql": render(sql, params)})
         exceptions = payload.get("exceptions") or []
         if exceptions:
             first = exceptions[0]
-            message = str(first.get("message", "")).splitlines()[0]
+            message = _exception_text(str(first.get("message", "")))
             raise StoreError(f"Pinot query failed ({first.get('errorCode')}): {message}")
         if payload.get("numServersQueried", 0) != payload.get("numServersResponded", 0):
             raise StoreError(
@@ -127,14 +130,26 @@ class PinotStore:
         return QueryResult(names, rows, [_duckdb_type(t) for t in pinot_types])
 
     def describe(self, table: str) -> QueryResult:
-        """(column_name, column_type) of a table, as Pinot reports them."""
+        """(column_name, column_type, primary_key) from the table's schema on the controller.
+
+        The controller, not a `LIMIT 0` query: the broker types every column of an empty
+        result as STRING.
+        """
+        if self.controller_url is None:
+            raise StoreError("describe needs the Pinot controller's URL")
         if not table.isidentifier():
             raise StoreError(f"not a table name: {table!r}")
-        result = self.query(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608 - checked name
+        schema = self._call(f"{self.controller_url}/schemas/{table}", None)
+        keys = set(schema.get("primaryKeyColumns") or [])
+        specs = [
+            spec
+            for group in ("dimensionFieldSpecs", "metricFieldSpecs", "dateTimeFieldSpecs")
+            for spec in schema.get(group) or []
+        ]
         return QueryResult(
-            ["column_name", "column_type"],
-            list(zip(result.columns, result.types, strict=True)),
-            ["VARCHAR", "VARCHAR"],
+            ["column_name", "column_type", "primary_key"],
+            [(s["name"], _duckdb_type(s["dataType"]), s["name"] in keys) for s in specs],
+            ["VARCHAR", "VARCHAR", "BOOLEAN"],
         )
 
     def alive(self) -> bool:
@@ -144,10 +159,11 @@ class PinotStore:
         except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException):
             return False
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        request = urllib.request.Request(  # noqa: S310 - the configured broker URL
-            f"{self.broker_url}/query/sql",
-            data=json.dumps(body).encode(),
+    def _call(self, url: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        """POST `body` (or GET without one) and decode the JSON answer."""
+        request = urllib.request.Request(  # noqa: S310 - the configured Pinot URL
+            url,
+            data=None if body is None else json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         try:
@@ -156,12 +172,21 @@ class PinotStore:
                 return result
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")[:500]
-            raise StoreError(f"Pinot broker answered {error.code}: {detail}") from error
+            raise StoreError(f"Pinot answered {error.code} at {url}: {detail}") from error
         except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as error:
             raise StoreError(
-                f"the Pinot broker at {self.broker_url} did not answer: {error} "
-                "(is `pageviews stack up` running?)"
+                f"Pinot at {url} did not answer: {error} (is `pageviews stack up` running?)"
             ) from error
+
+
+def _exception_text(message: str) -> str:
+    """Pinot's error type and reason, without the Java stack trace that follows them."""
+    lines = []
+    for line in message.splitlines():
+        if line.strip().startswith("at ") or line.startswith("\t"):
+            break
+        lines.append(line.strip())
+    return " ".join(part for part in lines if part)
 
 
 def _duckdb_type(pinot_type: str) -> str:
