@@ -89,6 +89,10 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     pinot.start(config, ("pinot-zookeeper",))
     pinot.wait_healthy(config, ("pinot-zookeeper",))
     pinot.start(config, ("pinot-controller",))
+    if pinot.cluster_ready(config):
+        # The cluster exists in ZooKeeper from an earlier run: no need to wait for the
+        # controller before starting broker and server.
+        pinot.start(config, ("pinot-broker", "pinot-server"))
     mariadb.wait_healthy(config)
     mariadb.bootstrap(config)
     say(f"mariadb: healthy on {HOST}:{config.mariadb_port}")
@@ -109,6 +113,7 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     pinot.wait_healthy(config, ("pinot-broker", "pinot-server"))
     pinot.wait_server_registered(config)
     actions = pinot_tables.ensure_tables(config)
+    pinot.mark_cluster_ready(config)
     changed = {t: a for t, a in actions.items() if a != "unchanged"}
     say(
         f"pinot: controller on {HOST}:{config.pinot.controller_port}, broker on "

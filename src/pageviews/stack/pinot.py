@@ -136,6 +136,8 @@ def config_files(config: StackConfig) -> dict[str, str]:
                 "pinot.broker.client.access.protocols.http.host": HOST,
                 "pinot.broker.hostname": HOST,
                 "pinot.broker.timeoutMs": 10000,
+                # No clients to drain on a local stack: stop at once (default: wait 10 s).
+                "pinot.broker.delayShutdownTimeMs": 0,
                 "pinot.set.instance.id.to.hostname": "true",
             }
         ),
@@ -258,6 +260,19 @@ def wait_server_registered(config: StackConfig, timeout_s: float = 60.0) -> None
         f"waiting for {want} to join the cluster",
         timeout_s,
     )
+
+
+def _ready_marker(config: StackConfig) -> Path:
+    return pinot_dir(config) / "cluster.ready"
+
+
+def cluster_ready(config: StackConfig) -> bool:
+    """True once a previous `up` set the cluster up in this stack dir's ZooKeeper data."""
+    return _ready_marker(config).exists()
+
+
+def mark_cluster_ready(config: StackConfig) -> None:
+    _ready_marker(config).write_text("set up by the controller; tables created\n")
 
 
 def decode_errors(config: StackConfig) -> list[str]:
