@@ -28,12 +28,13 @@ STACK_DIR_HELP = (
 def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stack = sub.add_parser(
         "stack",
-        help="run Kafka, MariaDB, Kafka Connect and Flink natively on 127.0.0.1",
+        help="run Kafka, MariaDB, Kafka Connect, Flink and Pinot natively on 127.0.0.1",
         description=(
             "The distributed runtime's services, without Docker: three Kafka brokers (KRaft), "
-            "MariaDB with binlog CDC, Kafka Connect with Debezium, and a Flink cluster (one "
-            "JobManager, one TaskManager) for the SQL job. Jars come from Maven Central and "
-            "Flink from PyPI into ~/.cache/pageviews (or $PAGEVIEWS_CACHE)."
+            "MariaDB with binlog CDC, Kafka Connect with Debezium, a Flink cluster (one "
+            "JobManager, one TaskManager) for the SQL job, and Apache Pinot (ZooKeeper, "
+            "controller, broker, server) reading the result topics. Jars come from Maven "
+            "Central and Flink from PyPI into ~/.cache/pageviews (or $PAGEVIEWS_CACHE)."
         ),
     )
     stack_sub = stack.add_subparsers(dest="stack_command", required=True)
@@ -46,7 +47,8 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     stack_logs.add_argument(
         "service",
         nargs="?",
-        help="mariadb, kafka, kafka-1..3, connect, flink, flink-jobmanager or -taskmanager",
+        help="mariadb, kafka, kafka-1..3, connect, flink, flink-jobmanager/-taskmanager, pinot "
+        "or pinot-zookeeper/-controller/-broker/-server (default: all)",
     )
     stack_logs.add_argument("-n", "--lines", type=int, default=40)
     stack_logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
@@ -138,7 +140,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         for r in reports:
             state = "started" if r.started_now else "already running"
             print(
-                f"{r.name:10} pid {r.pid:<8} ports {','.join(map(str, r.ports)):12} "
+                f"{r.name:16} pid {r.pid:<8} ports {','.join(map(str, r.ports)):12} "
                 f"rss {r.rss_mb or 0:6.0f} MB  {state}"
             )
         print(f"stack up in {seconds:.1f}s; Kafka bootstrap {config.bootstrap}")
@@ -151,7 +153,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         for r in reports:
             health = "healthy" if r.healthy else ("running" if r.running else "stopped")
             print(
-                f"{r.name:10} {health:8} pid {r.pid or '-'!s:8} "
+                f"{r.name:16} {health:8} pid {r.pid or '-'!s:8} "
                 f"ports {','.join(map(str, r.ports)):12} rss {r.rss_mb or 0:6.0f} MB {r.detail}"
             )
         return 0 if all(r.healthy for r in reports) else 1

@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pageviews.stack.pinot_config import PinotConfig
+
 HOST = "127.0.0.1"
 
 
@@ -173,6 +175,7 @@ class StackConfig:
     connector_name: str = "users-cdc"
     topics: Topics = field(default_factory=Topics)
     flink: FlinkConfig = field(default_factory=FlinkConfig)
+    pinot: PinotConfig = field(default_factory=PinotConfig)
 
     @classmethod
     def from_env(cls, stack_dir: Path | None = None) -> StackConfig:
@@ -201,6 +204,7 @@ class StackConfig:
             app_password=creds["app"],
             topics=Topics.from_env(),
             flink=FlinkConfig.from_env(),
+            pinot=PinotConfig.from_env(),
         )
 
     def __post_init__(self) -> None:
@@ -230,6 +234,8 @@ class StackConfig:
             f"kafka-{n}-controller": p
             for n, p in zip(self.nodes, self.controller_ports, strict=True)
         }
+        ports |= {name: p[0] for name, p in self.pinot.ports().items()}
+        ports["pinot-server-netty"] = self.pinot.server_port
         return ports | {
             "mariadb": self.mariadb_port,
             "connect": self.connect_port,

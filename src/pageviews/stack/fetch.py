@@ -29,10 +29,14 @@ class FetchError(Exception):
 class Component:
     name: str  # also the folder under <cache>/maven (may contain a slash)
     artifacts: tuple[str, ...]  # "group:artifact:version"
+    # "group:artifact" (either may be "*") left out of every artifact's dependency tree
+    exclusions: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256("\n".join(self.artifacts).encode()).hexdigest()[:16]
+        # Exclusions count only when present, so components without any keep their old digest.
+        text = "\n".join((*self.artifacts, *(f"-{e}" for e in self.exclusions)))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def components(config: StackConfig) -> tuple[Component, ...]:
@@ -62,7 +66,28 @@ def components(config: StackConfig) -> tuple[Component, ...]:
             "flink-kafka",
             (f"org.apache.flink:flink-sql-connector-kafka:{config.flink.kafka_connector}",),
         ),
+        Component(
+            "pinot",
+            (f"org.apache.pinot:pinot-tools:{config.pinot.version}",),
+            PINOT_EXCLUSIONS,
+        ),
     )
+
+
+# pinot-tools brings every plugin. The Confluent ones need packages.confluent.io, which is not
+# reachable; the cloud, Hadoop and columnar-file ones are unused here and large.
+PINOT_EXCLUSIONS = (
+    "io.confluent:*",
+    "org.apache.pinot:pinot-protobuf",
+    "org.apache.pinot:pinot-confluent-avro",
+    "org.apache.pinot:pinot-orc",
+    "org.apache.pinot:pinot-parquet",
+    "org.apache.pinot:pinot-kinesis",
+    "org.apache.pinot:pinot-s3",
+    "org.apache.pinot:pinot-thrift",
+    "org.apache.hadoop:*",
+    "software.amazon.awssdk:*",
+)
 
 
 def render_pom(component: Component) -> str:
@@ -72,7 +97,7 @@ def render_pom(component: Component) -> str:
         deps.append(
             "    <dependency>"
             f"<groupId>{escape(group)}</groupId><artifactId>{escape(artifact)}</artifactId>"
-            f"<version>{escape(version)}</version></dependency>"
+            f"<version>{escape(version)}</version>{_exclusions(component)}</dependency>"
         )
     body = "\n".join(deps)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -87,6 +112,19 @@ def render_pom(component: Component) -> str:
   </dependencies>
 </project>
 """
+
+
+def _exclusions(component: Component) -> str:
+    if not component.exclusions:
+        return ""
+    items = []
+    for exclusion in component.exclusions:
+        group, artifact = exclusion.split(":")
+        items.append(
+            f"<exclusion><groupId>{escape(group)}</groupId>"
+            f"<artifactId>{escape(artifact)}</artifactId></exclusion>"
+        )
+    return f"<exclusions>{''.join(items)}</exclusions>"
 
 
 def component_dir(config: StackConfig, component: Component) -> Path:

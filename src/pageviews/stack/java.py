@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from pageviews.stack.process import ServiceError
@@ -41,7 +42,12 @@ def java_binary() -> str:
 
 
 def java_command(
-    classpath_dir: Path, main: str, args: list[str], heap_mb: int, log4j_file: Path
+    classpath_dir: Path,
+    main: str,
+    args: list[str],
+    heap_mb: int,
+    log4j_file: Path,
+    jvm_flags: Sequence[str] = (),
 ) -> list[str]:
     if not log4j_file.exists():
         log4j_file.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +60,7 @@ def java_command(
         "-XX:MaxMetaspaceSize=192m",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log4j_file}",
+        *jvm_flags,  # after the defaults, so a service can override them
         "-cp",
         f"{classpath_dir}/*",
         main,

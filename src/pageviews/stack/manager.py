@@ -10,12 +10,14 @@ from typing import Any
 
 import psutil
 
-from pageviews.stack import connect, fetch, flink, kafka, mariadb
+from pageviews.stack import connect, fetch, flink, kafka, mariadb, pinot, pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.java import java_binary
 from pageviews.stack.process import Service, ServiceError, port_open, port_owner
 
 Say = Callable[[str], None]
+
+PINOT_SERVER_GRACE_S = 15.0
 
 
 def _stderr(text: str) -> None:
@@ -40,6 +42,7 @@ def all_services(config: StackConfig) -> list[Service]:
         *kafka.services(config),
         connect.service(config),
         *flink.services(config),
+        *pinot.services(config),
     ]
 
 
@@ -51,7 +54,7 @@ def service_ports(config: StackConfig) -> dict[str, list[int]]:
         ports[f"kafka-{n}"] = [broker, controller]
     ports["flink-jobmanager"] = [config.flink.rest_port, config.flink.jobmanager_rpc_port]
     ports["flink-taskmanager"] = [config.flink.taskmanager_rpc_port]
-    return ports
+    return ports | config.pinot.ports()
 
 
 def check_ports(config: StackConfig, names: list[str]) -> None:
@@ -63,7 +66,8 @@ def check_ports(config: StackConfig, names: list[str]) -> None:
                 raise ServiceError(
                     f"port {HOST}:{port} for {name} is taken by {port_owner(port)}; stop it, "
                     "or choose other ports (PAGEVIEWS_BROKER_PORTS, PAGEVIEWS_CONTROLLER_PORTS, "
-                    "PAGEVIEWS_MARIADB_PORT, PAGEVIEWS_CONNECT_PORT, PAGEVIEWS_FLINK_*)"
+                    "PAGEVIEWS_MARIADB_PORT, PAGEVIEWS_CONNECT_PORT, PAGEVIEWS_FLINK_*, "
+                    "PAGEVIEWS_PINOT_*_PORT)"
                 )
 
 
@@ -85,6 +89,15 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
         mariadb.start(config)
     kafka.prepare(config)
     kafka.start(config)
+    # Pinot's ZooKeeper and controller start while Kafka forms its quorum.
+    pinot.prepare(config)
+    pinot.start(config, ("pinot-zookeeper",))
+    pinot.wait_healthy(config, ("pinot-zookeeper",))
+    pinot.start(config, ("pinot-controller",))
+    if pinot.cluster_ready(config):
+        # The cluster exists in ZooKeeper from an earlier run: no need to wait for the
+        # controller before starting broker and server.
+        pinot.start(config, ("pinot-broker", "pinot-server"))
     mariadb.wait_healthy(config)
     mariadb.bootstrap(config)
     say(f"mariadb: healthy on {HOST}:{config.mariadb_port}")
@@ -93,6 +106,9 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     say(f"kafka: {len(config.broker_ports)} brokers healthy on {config.bootstrap}")
     if created:
         say(f"kafka: created topics {', '.join(created)}")
+    # Broker and server need the cluster the controller sets up in ZooKeeper.
+    pinot.wait_healthy(config, ("pinot-controller",))
+    pinot.start(config, ("pinot-broker", "pinot-server"))
     connect.prepare(config)
     connect.start(config)
     connect.wait_healthy(config)
@@ -103,6 +119,16 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     flink.start(config)
     flink.wait_healthy(config)
     say(f"flink: JobManager and TaskManager up, REST on {HOST}:{config.flink.rest_port}")
+    pinot.wait_healthy(config, ("pinot-broker", "pinot-server"))
+    pinot.wait_server_registered(config)
+    actions = pinot_tables.ensure_tables(config)
+    pinot.mark_cluster_ready(config)
+    changed = {t: a for t, a in actions.items() if a != "unchanged"}
+    say(
+        f"pinot: controller on {HOST}:{config.pinot.controller_port}, broker on "
+        f"{HOST}:{config.pinot.broker_port}; tables "
+        + (", ".join(f"{t} {a}" for t, a in changed.items()) if changed else "unchanged")
+    )
     reports = status(config, deep=False)
     for report in reports:
         report.started_now = report.name in not_running
@@ -124,6 +150,10 @@ def status(config: StackConfig, deep: bool = True) -> list[ServiceReport]:
         detail = ""
         if deep and healthy and svc.name.startswith("kafka-"):
             healthy = int(svc.name.split("-")[1]) in brokers
+        if svc.name.startswith("pinot-") and pid is not None:
+            healthy = pinot.healthy(config, svc.name)
+            if deep and healthy:
+                detail = _pinot_detail(config, svc.name)
         if deep and healthy and svc.name == "connect":
             try:
                 detail = f"connector {config.connector_name}: {connect.connector_state(config)}"
@@ -150,24 +180,59 @@ def status(config: StackConfig, deep: bool = True) -> list[ServiceReport]:
     return reports
 
 
+def _pinot_detail(config: StackConfig, name: str) -> str:
+    """Tables on the controller; dropped and failed rows on the server."""
+    try:
+        if name == "pinot-controller":
+            return f"{len(pinot_tables.table_names(config))} tables"
+        if name == "pinot-server":
+            decode = len(pinot.decode_errors(config))
+            failed = sum(
+                len(pinot_tables.segment_errors(config, t))
+                for t in pinot_tables.table_names(config)
+            )
+            return f"rows dropped as undecodable: {decode}, segment errors: {failed}"
+    except Exception as error:  # noqa: BLE001 - a detail, not the health verdict
+        return f"({error})"
+    return ""
+
+
 def status_json(config: StackConfig) -> dict[str, Any]:
     return {
         "stack_dir": str(config.stack_dir),
         "bootstrap_servers": config.bootstrap,
         "ports": config.all_ports(),
         "topics": list(config.topics.all()),
+        "pinot": {
+            "controller_url": f"http://{HOST}:{config.pinot.controller_port}",
+            "broker_url": f"http://{HOST}:{config.pinot.broker_port}",
+            "version": config.pinot.version,
+        },
         "services": [asdict(r) for r in status(config)],
     }
 
 
 def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> list[str]:
-    """Stop, by PID, what `up` started: Flink, Connect, all brokers together, then MariaDB."""
+    """Stop, by PID, what `up` started: Flink, Pinot, Connect, all brokers together, MariaDB."""
     stopped = []
-    for group in (
-        flink.services(config),
-        [connect.service(config)],
-        kafka.services(config),  # together: a lone last node would wait for a lost quorum
-        [mariadb.service(config)],
+    # Pinot's server closes its consumers one by one, about 5 s each (40 partitions): it gets a
+    # short grace, then SIGKILL. Nothing is lost: committed segments are on disk, and the
+    # consuming ones are read again from Kafka at the next start.
+    pinot_grace_s = min(timeout_s, PINOT_SERVER_GRACE_S)
+    for group, grace_s in (
+        (flink.services(config), timeout_s),
+        # Server and broker before the controller, ZooKeeper last: each needs ZooKeeper to
+        # shut down cleanly, and Kafka outlives the server's consumers.
+        (
+            [pinot.service(config, "pinot-server"), pinot.service(config, "pinot-broker")],
+            pinot_grace_s,
+        ),
+        ([pinot.service(config, "pinot-controller")], timeout_s),
+        ([pinot.service(config, "pinot-zookeeper")], timeout_s),
+        ([connect.service(config)], timeout_s),
+        # Together: a lone last node would wait for a lost quorum.
+        (kafka.services(config), timeout_s),
+        ([mariadb.service(config)], timeout_s),
     ):
         procs = [(svc, svc.process()) for svc in group]
         for _svc, proc in procs:
@@ -178,9 +243,9 @@ def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> li
                 svc.pid_file.unlink(missing_ok=True)
                 continue
             try:
-                proc.wait(timeout_s)
+                proc.wait(grace_s)
             except psutil.TimeoutExpired:
-                say(f"{svc.name}: no exit after {timeout_s:.0f}s, killing pid {proc.pid}")
+                say(f"{svc.name}: no exit after {grace_s:.0f}s, killing pid {proc.pid}")
                 proc.kill()
                 proc.wait(10)
             svc.pid_file.unlink(missing_ok=True)
@@ -192,12 +257,11 @@ def down(config: StackConfig, say: Say = _stderr, timeout_s: float = 60.0) -> li
 def log_files(config: StackConfig, name: str | None) -> list[tuple[str, Any]]:
     files = []
     for svc in all_services(config):
-        if (
-            name is None
-            or svc.name == name
-            or (name in ("kafka", "flink") and svc.name.startswith(name))
-        ):
+        family = svc.name.split("-")[0]
+        if name is None or svc.name == name or name == family:
             files.append((svc.name, svc.log_file))
             if svc.name == "mariadb":
                 files.append(("mariadb", mariadb.datadir(config).parent / "error.log"))
+            if svc.name == "pinot-server":
+                files.append(("pinot-decode-errors", pinot.decode_errors_log(config)))
     return files

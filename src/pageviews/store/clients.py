@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -73,7 +74,17 @@ def _typed_row(row: list[Any], types: list[str]) -> tuple[Any, ...]:
 
 
 def open_store(data_dir: Path) -> Store:
-    """The live pipeline's endpoint if it answers, else the file in the data dir."""
+    """Pinot if $PAGEVIEWS_PINOT_BROKER_URL is set; else the live pipeline's endpoint if it
+    answers, else the file in the data dir."""
+    broker_url = os.environ.get("PAGEVIEWS_PINOT_BROKER_URL")
+    if broker_url:
+        # Imported here: only Pinot readers need it. The dashboard's SQL is DuckDB's, so
+        # Pinot's tables are read through a snapshot (see pinot_snapshot).
+        from pageviews.store.pinot_snapshot import PinotSnapshotStore
+        from pageviews.store.pinot_store import PinotStore
+
+        controller_url = os.environ.get("PAGEVIEWS_PINOT_CONTROLLER_URL")
+        return PinotSnapshotStore(PinotStore(broker_url, controller_url))
     endpoint = data_dir / ENDPOINT_FILE
     if endpoint.exists():
         try:

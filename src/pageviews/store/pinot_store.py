@@ -1,0 +1,207 @@
+"""Read the result tables from Apache Pinot: its own SQL (PinotStore), or the dashboard's
+DuckDB SQL over a snapshot of Pinot's tables (PinotSnapshotStore).
+
+Pinot has no bind parameters. PinotStore renders only values our code can vouch for: booleans,
+integers, finite floats, and aware datetimes (as epoch milliseconds, the tables' time unit).
+Strings and anything else are refused, so no caller's text is ever formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import datetime
+from http.client import HTTPException
+from typing import Any
+
+from pageviews.store.base import QueryResult
+from pageviews.store.duckdb_store import StoreError
+from pageviews.store.result_columns import DOUBLE, INT, RESULT_TABLES
+
+TIMEOUT_S = 15.0
+
+# Pinot's types as DuckDB names, so callers see the same type words from every store.
+DUCKDB_TYPES = {
+    "INT": "INTEGER",
+    "LONG": "BIGINT",
+    "FLOAT": "FLOAT",
+    "DOUBLE": "DOUBLE",
+    "BIG_DECIMAL": "DECIMAL",
+    "BOOLEAN": "BOOLEAN",
+    "TIMESTAMP": "TIMESTAMP",
+    "STRING": "VARCHAR",
+    "JSON": "JSON",
+    "BYTES": "BLOB",
+}
+
+# Pinot 0.11 selects a null as the column's default null value; these turn back into None.
+NULL_DEFAULTS: dict[str, Any] = {INT: -(2**31), DOUBLE: float("-inf")}
+NULLABLE = {c.name: NULL_DEFAULTS[c.type] for t in RESULT_TABLES for c in t.columns if c.nullable}
+
+
+def render(sql: str, params: Sequence[Any]) -> str:
+    """Replace each `?` outside quotes and comments with a literal rendered from a typed value."""
+    out: list[str] = []
+    values = iter(params)
+    used = 0
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":  # a literal or a quoted name; '' and "" escape the quote inside
+            end = i + 1
+            while end < n and not (sql[end] == ch and sql[end + 1 : end + 2] != ch):
+                end += 2 if sql[end] == ch else 1
+            out.append(sql[i : end + 1])
+            i = end + 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end < 0 else end
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append(sql[i:end])
+            i = end
+        elif ch == "?":
+            try:
+                out.append(literal(next(values)))
+            except StopIteration:
+                raise StoreError(f"query has more ? than the {len(params)} parameters") from None
+            used += 1
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    if used != len(params):
+        raise StoreError(f"query has {used} ? but {len(params)} parameters were given")
+    return "".join(out)
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise StoreError("a datetime parameter needs a time zone (Pinot stores UTC epoch ms)")
+        return str(round(value.timestamp() * 1000))
+    raise StoreError(
+        f"Pinot has no bind parameters; a {type(value).__name__} parameter cannot be passed "
+        "safely (only booleans, integers, finite floats and aware datetimes)"
+    )
+
+
+class PinotStore:
+    """Pinot SQL (0.11, single-stage engine) through the broker's POST /query/sql."""
+
+    def __init__(
+        self, broker_url: str, controller_url: str | None = None, timeout_s: float = TIMEOUT_S
+    ) -> None:
+        self.broker_url = broker_url.rstrip("/")
+        self.controller_url = controller_url.rstrip("/") if controller_url else None
+        self.timeout_s = timeout_s
+        self.description = f"Apache Pinot broker at {self.broker_url}"
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        payload = self._call(f"{self.broker_url}/query/sql", {"sql": render(sql, params)})
+        exceptions = payload.get("exceptions") or []
+        if exceptions:
+            first = exceptions[0]
+            message = _exception_text(str(first.get("message", "")))
+            raise StoreError(f"Pinot query failed ({first.get('errorCode')}): {message}")
+        if payload.get("numServersQueried", 0) != payload.get("numServersResponded", 0):
+            raise StoreError(
+                f"Pinot answered partially: {payload.get('numServersResponded')} of "
+                f"{payload.get('numServersQueried')} servers responded"
+            )
+        table = payload.get("resultTable")
+        if table is None:
+            return QueryResult([], [])
+        names = list(table["dataSchema"]["columnNames"])
+        pinot_types = list(table["dataSchema"]["columnDataTypes"])
+        rows = [_typed_row(row, names) for row in table["rows"]]
+        return QueryResult(names, rows, [_duckdb_type(t) for t in pinot_types])
+
+    def describe(self, table: str) -> QueryResult:
+        """(column_name, column_type, primary_key) from the table's schema on the controller.
+
+        The controller, not a `LIMIT 0` query: the broker types every column of an empty
+        result as STRING.
+        """
+        if self.controller_url is None:
+            raise StoreError("describe needs the Pinot controller's URL")
+        if not table.isidentifier():
+            raise StoreError(f"not a table name: {table!r}")
+        schema = self._call(f"{self.controller_url}/schemas/{table}", None)
+        keys = set(schema.get("primaryKeyColumns") or [])
+        specs = [
+            spec
+            for group in ("dimensionFieldSpecs", "metricFieldSpecs", "dateTimeFieldSpecs")
+            for spec in schema.get(group) or []
+        ]
+        return QueryResult(
+            ["column_name", "column_type", "primary_key"],
+            [(s["name"], _duckdb_type(s["dataType"]), s["name"] in keys) for s in specs],
+            ["VARCHAR", "VARCHAR", "BOOLEAN"],
+        )
+
+    def alive(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.broker_url}/health", timeout=2) as response:  # noqa: S310
+                return bool(response.read().decode() == "OK")
+        except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException):
+            return False
+
+    def _call(self, url: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        """POST `body` (or GET without one) and decode the JSON answer."""
+        request = urllib.request.Request(  # noqa: S310 - the configured Pinot URL
+            url,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+                result: dict[str, Any] = json.loads(response.read())
+                return result
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:500]
+            raise StoreError(f"Pinot answered {error.code} at {url}: {detail}") from error
+        except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as error:
+            raise StoreError(
+                f"Pinot at {url} did not answer: {error} (is `pageviews stack up` running?)"
+            ) from error
+
+
+def _exception_text(message: str) -> str:
+    """Pinot's error type and reason, without the Java stack trace that follows them."""
+    lines = []
+    for line in message.splitlines():
+        if line.strip().startswith("at ") or line.startswith("\t"):
+            break
+        lines.append(line.strip())
+    return " ".join(part for part in lines if part)
+
+
+def _duckdb_type(pinot_type: str) -> str:
+    if pinot_type.endswith("_ARRAY"):
+        return DUCKDB_TYPES.get(pinot_type.removesuffix("_ARRAY"), pinot_type) + "[]"
+    return DUCKDB_TYPES.get(pinot_type, pinot_type)
+
+
+def _typed_row(row: list[Any], names: list[str]) -> tuple[Any, ...]:
+    """JSON brings -Infinity as text; a nullable result column's null default becomes None."""
+    values = []
+    for name, value in zip(names, row, strict=True):
+        if value in ("-Infinity", "Infinity", "NaN"):
+            value = float(value)
+        if name in NULLABLE and value == NULLABLE[name]:
+            value = None
+        values.append(value)
+    return tuple(values)
