@@ -18,7 +18,6 @@ from types import FrameType
 
 import duckdb
 
-from pageviews.config import WindowConfig
 from pageviews.dashboard.launcher import (
     DEFAULT_PORT,
     LOG_FILE,
@@ -32,12 +31,17 @@ from pageviews.sources.inputs import InputSpec
 from pageviews.stack.commands import (
     STACK_DIR_HELP,
     add_stack_parser,
+    check_stack,
     cmd_stack,
     generate_to_stack,
+    pinot_reader_env,
+    run_stack,
     stack_errors,
+    stack_store,
 )
 from pageviews.store.duckdb_store import StoreError
-from pageviews.timefmt import format_ms, parse_duration_ms
+from pageviews.timefmt import format_ms
+from pageviews.window_options import add_window_options, window_config
 
 DEFAULT_DATA_DIR = os.environ.get("PAGEVIEWS_DATA_DIR", "data")
 DEFAULT_LIVE_RATE = 1_000.0
@@ -46,28 +50,6 @@ STACK_BENCH_EVENTS = 300_000
 _DATA_DIR_HELP = (
     "where records, state and results are kept (default: ./data, or $PAGEVIEWS_DATA_DIR)"
 )
-
-
-def _add_window_options(parser: argparse.ArgumentParser) -> None:
-    defaults = WindowConfig()
-    group = parser.add_argument_group("windows (durations like 250ms, 30s, 5m, 1h)")
-    for flag, attr in (
-        ("--lateness", "lateness_ms"),
-        ("--tumbling", "tumbling_ms"),
-        ("--hop-size", "hopping_size_ms"),
-        ("--hop-step", "hopping_step_ms"),
-        ("--session-gap", "session_gap_ms"),
-        ("--user-session-gap", "user_session_gap_ms"),
-        ("--country-window", "country_ms"),
-    ):
-        group.add_argument(
-            flag,
-            dest=attr,
-            type=parse_duration_ms,
-            default=getattr(defaults, attr),
-            metavar="DURATION",
-            help=f"default {getattr(defaults, attr) // 1000}s",
-        )
 
 
 def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
@@ -79,8 +61,14 @@ def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _window_config(args: argparse.Namespace) -> WindowConfig:
-    return WindowConfig(**{name: getattr(args, name) for name in WindowConfig.__dataclass_fields__})
+def _add_backend_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=("embedded", "stack"),
+        default="embedded",
+        help=f"embedded: DuckDB in the data dir; stack: {what} (default: embedded)",
+    )
+    parser.add_argument("--stack-dir", type=Path, help="with --backend stack: " + STACK_DIR_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.add_argument("--threads", type=int, help="DuckDB worker threads (default: all cores)")
     run.add_argument("--stats-json", type=Path, help="write run statistics to this file")
-    _add_window_options(run)
+    _add_backend_options(run, "Kafka and MariaDB -> Flink -> Pinot, on `pageviews stack`")
+    add_window_options(run)
 
     dash = sub.add_parser(
         "dashboard",
@@ -133,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
     _add_dashboard_options(dash)
+    _add_backend_options(dash, "Pinot's tables")
 
     gen = sub.add_parser("generate", help="write generated events as JSONL")
     gen.add_argument("--events", type=int, default=10_000)
@@ -166,9 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help='for example "SELECT * FROM pageview_tumbling"')
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
+    _add_backend_options(query, "Pinot's tables, with the same SQL")
 
     check = sub.add_parser("check", help="recompute every result with batch SQL and compare")
     check.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
+    _add_backend_options(check, "the raw events in Kafka against Pinot's tables")
 
     bench = sub.add_parser("bench", help="measure throughput, memory and freshness (JSON)")
     bench.add_argument(
@@ -240,7 +232,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(
         input=spec,
         data_dir=args.data_dir,
-        config=_window_config(args),
+        config=window_config(args),
         rate=rate,
         batch_lines=args.batch_lines,
         threads=args.threads,
@@ -262,13 +254,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     progress = None if args.quiet else _Progress(live=spec.is_live)
     dashboard = None
     if not args.no_dashboard:
-        dashboard = start_dashboard(args.data_dir, args.dashboard_port, args.refresh)
+        env = pinot_reader_env(args) if args.backend == "stack" else None
+        dashboard = start_dashboard(args.data_dir, args.dashboard_port, args.refresh, env)
         print(
             f"pageviews: dashboard at http://127.0.0.1:{args.dashboard_port} "
             f"(log: {args.data_dir / LOG_FILE})",
             file=sys.stderr,
         )
     try:
+        if args.backend == "stack":
+            return run_stack(args, spec, options.config, rate, lambda: stop_requested)
         stats = run_pipeline(options, progress, should_stop=lambda: stop_requested)
     finally:
         if dashboard is not None:
@@ -291,9 +286,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     command = dashboard_command(args.data_dir, args.dashboard_port, args.refresh)
+    env = {**os.environ, **pinot_reader_env(args)} if args.backend == "stack" else None
     print(f"pageviews: dashboard at http://127.0.0.1:{args.dashboard_port}", file=sys.stderr)
     try:
-        return subprocess.run(command, check=False).returncode  # noqa: S603 - our command
+        return subprocess.run(command, check=False, env=env).returncode  # noqa: S603 - ours
     except KeyboardInterrupt:
         return 0
 
@@ -325,14 +321,18 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_query(args: argparse.Namespace) -> int:
     from pageviews.store.query import format_result, run_query
 
-    print(format_result(run_query(args.data_dir, args.sql), args.format))
+    if args.backend == "stack":
+        result = stack_store(args).query(args.sql)
+    else:
+        result = run_query(args.data_dir, args.sql)
+    print(format_result(result, args.format))
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from pageviews.check.run import check_data_dir
 
-    report, ok = check_data_dir(args.data_dir)
+    report, ok = check_stack(args) if args.backend == "stack" else check_data_dir(args.data_dir)
     print(report)
     return 0 if ok else 1
 

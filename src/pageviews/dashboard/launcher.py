@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -38,14 +39,19 @@ def dashboard_command(data_dir: Path, port: int, refresh_s: int) -> list[str]:
 LOG_FILE = "dashboard.log"
 
 
-def start_dashboard(data_dir: Path, port: int, refresh_s: int) -> subprocess.Popen[bytes]:
-    """The dashboard as a child process; its output goes to <data dir>/dashboard.log."""
+def start_dashboard(
+    data_dir: Path, port: int, refresh_s: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The dashboard as a child process; its output goes to <data dir>/dashboard.log.
+
+    `env` adds variables for the child: the stack backend names Pinot's addresses there."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / LOG_FILE).open("ab") as log:
         return subprocess.Popen(  # noqa: S603 - our own command line
             dashboard_command(data_dir, port, refresh_s),
             stdout=log,
             stderr=log,
+            env={**os.environ, **(env or {})},
             preexec_fn=_die_with_parent,
         )
 

@@ -10,14 +10,19 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pageviews.errors import UsageError
+from pageviews.window_options import add_window_options, window_config
 
 if TYPE_CHECKING:
+    from pageviews.config import WindowConfig
     from pageviews.sources.generator import GeneratorConfig
+    from pageviews.sources.inputs import InputSpec
     from pageviews.stack.config import StackConfig
+    from pageviews.store.base import Store
 
 STACK_DIR_HELP = (
     "where the stack keeps data, logs and PIDs "
@@ -60,33 +65,9 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--bounded", action="store_true", help="read the topics up to their end, then finish"
     )
     stack_job.add_argument("--wait", action="store_true", help="submit: wait until finished")
-    _add_job_window_options(stack_job)
+    add_window_options(stack_job)
     for sp in (stack_up, stack_status, stack_logs, stack_down, stack_job):
         sp.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
-
-
-def _add_job_window_options(parser: argparse.ArgumentParser) -> None:
-    from pageviews.config import WindowConfig
-    from pageviews.timefmt import parse_duration_ms
-
-    defaults = WindowConfig()
-    for flag, attr in (
-        ("--lateness", "lateness_ms"),
-        ("--tumbling", "tumbling_ms"),
-        ("--hop-size", "hopping_size_ms"),
-        ("--hop-step", "hopping_step_ms"),
-        ("--session-gap", "session_gap_ms"),
-        ("--user-session-gap", "user_session_gap_ms"),
-        ("--country-window", "country_ms"),
-    ):
-        parser.add_argument(
-            flag,
-            dest=attr,
-            type=parse_duration_ms,
-            default=getattr(defaults, attr),
-            metavar="DURATION",
-            help=f"submit: default {getattr(defaults, attr) // 1000}s",
-        )
 
 
 def stack_errors() -> tuple[type[Exception], ...]:
@@ -97,7 +78,8 @@ def stack_errors() -> tuple[type[Exception], ...]:
         from pageviews.stack.produce import DeliveryError
     except ImportError:
         return ()
-    return (FetchError, ServiceError, DeliveryError)
+    # TimeoutError: a service or a consumer that did not catch up in time, explained.
+    return (FetchError, ServiceError, DeliveryError, TimeoutError)
 
 
 def generate_to_stack(args: argparse.Namespace, config: GeneratorConfig) -> int:
@@ -192,25 +174,17 @@ def _stack_logs(config: StackConfig, args: argparse.Namespace) -> int:
 
 
 def _stack_job(config: StackConfig, args: argparse.Namespace) -> int:
-    from pageviews.config import WindowConfig
     from pageviews.stack import flink_job
+    from pageviews.stack.run import record_job
 
     if args.action == "list":
         for job in flink_job.list_jobs(config):
             print(f"{job['id']}  {job['status']}")
         return 0
     if args.action == "submit":
-        names = (
-            "lateness_ms",
-            "tumbling_ms",
-            "hopping_size_ms",
-            "hopping_step_ms",
-            "session_gap_ms",
-            "user_session_gap_ms",
-            "country_ms",
-        )
-        windows = WindowConfig(**{n: getattr(args, n) for n in names})
+        windows = window_config(args)
         job_id = flink_job.submit_job(config, windows, bounded=args.bounded)
+        record_job(config, job_id, windows, args.bounded)
         print(job_id)
         if args.wait:
             print(flink_job.wait_finished(config, job_id, timeout_s=3600))
@@ -221,4 +195,71 @@ def _stack_job(config: StackConfig, args: argparse.Namespace) -> int:
         print(flink_job.job_status(config, args.job_id))
         return 0
     flink_job.cancel_job(config, args.job_id)
+    return 0
+
+
+def pinot_reader_env(args: argparse.Namespace) -> dict[str, str]:
+    """What a dashboard child needs to read Pinot (see store.clients.open_store)."""
+    from pageviews.stack.config import HOST
+
+    config = _stack_config(args)
+    return {
+        "PAGEVIEWS_PINOT_BROKER_URL": f"http://{HOST}:{config.pinot.broker_port}",
+        "PAGEVIEWS_PINOT_CONTROLLER_URL": f"http://{HOST}:{config.pinot.controller_port}",
+    }
+
+
+def stack_store(args: argparse.Namespace) -> Store:
+    """Pinot's result tables, answering the embedded tables' SQL (a snapshot per query)."""
+    from pageviews.stack.pinot_sync import pinot_store
+    from pageviews.store.pinot_snapshot import PinotSnapshotStore
+
+    return PinotSnapshotStore(pinot_store(_stack_config(args)))
+
+
+def check_stack(args: argparse.Namespace) -> tuple[str, bool]:
+    """The oracle over the raw events in Kafka against Pinot's tables."""
+    import tempfile
+
+    from pageviews.check.served import check_served
+    from pageviews.stack.readback import arrival_lines
+    from pageviews.stack.run import recorded_windows
+
+    config = _stack_config(args)
+    windows = recorded_windows(config)
+    lines = arrival_lines(config)
+    print(f"pageviews: read {len(lines):,} raw records back from Kafka", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="pageviews-check-") as tmp:
+        return check_served(lines, stack_store(args), windows, Path(tmp))
+
+
+def run_stack(
+    args: argparse.Namespace,
+    spec: InputSpec,
+    windows: WindowConfig,
+    rate: float | None,
+    should_stop: Callable[[], bool],
+) -> int:
+    """`pageviews run --backend stack`: see stack/run.py."""
+    from pageviews.stack.produce import GenerateStats
+    from pageviews.stack.run import run_on_stack
+
+    def progress(stats: GenerateStats) -> None:
+        if not args.quiet:
+            print(
+                f"[{stats.seconds:6.1f}s] {stats.lines:,} lines "
+                f"({stats.lines / max(stats.seconds, 1e-9):,.0f}/s): {stats.produced:,} to "
+                f"Kafka, {stats.users:,} user changes to MariaDB, {stats.refused:,} refused "
+                "(to dead letters)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    report = run_on_stack(
+        _stack_config(args), spec, windows, rate, progress=progress, should_stop=should_stop
+    )
+    progress(report.produced)
+    if report.served_rows:
+        rows = ", ".join(f"{table} {count:,}" for table, count in report.served_rows.items())
+        print(f"pageviews: Pinot holds {rows}", file=sys.stderr)
     return 0

@@ -37,6 +37,7 @@ class KafkaRecord:
     partition: int
     offset: int
     timestamp_ms: int
+    key: bytes | None
     value: bytes | None
 
 
@@ -81,7 +82,8 @@ def read_topic(config: StackConfig, topic: str, timeout_s: float = 60.0) -> Iter
             offset = message.offset() or 0
             if offset < ends[partition]:
                 timestamp_ms = message.timestamp()[1]
-                yield KafkaRecord(topic, partition, offset, timestamp_ms, message.value())
+                key, value = message.key(), message.value()
+                yield KafkaRecord(topic, partition, offset, timestamp_ms, key, value)
             if offset + 1 >= ends[partition]:
                 remaining.discard(partition)
     finally:

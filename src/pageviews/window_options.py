@@ -1,0 +1,36 @@
+"""The window flags (`--lateness`, `--tumbling`, ...) shared by every command that runs a job."""
+
+from __future__ import annotations
+
+import argparse
+
+from pageviews.config import WindowConfig
+from pageviews.timefmt import parse_duration_ms
+
+FLAGS = (
+    ("--lateness", "lateness_ms"),
+    ("--tumbling", "tumbling_ms"),
+    ("--hop-size", "hopping_size_ms"),
+    ("--hop-step", "hopping_step_ms"),
+    ("--session-gap", "session_gap_ms"),
+    ("--user-session-gap", "user_session_gap_ms"),
+    ("--country-window", "country_ms"),
+)
+
+
+def add_window_options(parser: argparse.ArgumentParser) -> None:
+    defaults = WindowConfig()
+    group = parser.add_argument_group("windows (durations like 250ms, 30s, 5m, 1h)")
+    for flag, attr in FLAGS:
+        group.add_argument(
+            flag,
+            dest=attr,
+            type=parse_duration_ms,
+            default=getattr(defaults, attr),
+            metavar="DURATION",
+            help=f"default {getattr(defaults, attr) // 1000}s",
+        )
+
+
+def window_config(args: argparse.Namespace) -> WindowConfig:
+    return WindowConfig(**{attr: getattr(args, attr) for _, attr in FLAGS})
