@@ -47,6 +47,8 @@ DEFAULT_DATA_DIR = os.environ.get("PAGEVIEWS_DATA_DIR", "data")
 DEFAULT_LIVE_RATE = 1_000.0
 BENCH_EVENTS = 5_000_000
 STACK_BENCH_EVENTS = 300_000
+LIVE_BENCH_RATE = 50_000.0
+STACK_LIVE_RATE = 2_000.0
 _DATA_DIR_HELP = (
     "where records, state and results are kept (default: ./data, or $PAGEVIEWS_DATA_DIR)"
 )
@@ -170,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"default {BENCH_EVENTS:,} (stack: {STACK_BENCH_EVENTS:,} page views)",
     )
     bench.add_argument("--seed", type=int, default=7)
-    bench.add_argument("--live-rate", type=float, default=50_000.0)
+    bench.add_argument(
+        "--live-rate",
+        type=float,
+        default=LIVE_BENCH_RATE,
+        help=f"freshness rate (default {LIVE_BENCH_RATE:,.0f}/s; stack {STACK_LIVE_RATE:,.0f}/s)",
+    )
     bench.add_argument("--live-seconds", type=float, default=20.0)
     bench.add_argument("--work-dir", type=Path, help="where to keep the input and data dirs")
     bench.add_argument("--json", action="store_true", help="print only the JSON report")
@@ -342,7 +349,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from pageviews.stack.bench import run_stack_bench
 
         events = args.events if args.events != BENCH_EVENTS else STACK_BENCH_EVENTS
-        run_stack_bench(events, args.cold, args.stack_dir)
+        live_rate = args.live_rate if args.live_rate != LIVE_BENCH_RATE else STACK_LIVE_RATE
+        run_stack_bench(events, args.cold, args.stack_dir, live_rate, args.live_seconds)
         return 0
     from pageviews.bench import run_bench
 

@@ -3,6 +3,8 @@
 - `stack up` time, warm (artifacts cached, services stopped) and, with --cold, cold (a new,
   empty cache and stack dir, so every artifact is downloaded);
 - produce throughput of page views to Kafka (acks=all, idempotent, RF 3), as fast as possible;
+- the Flink job's throughput against the embedded engine's on the same file, end-to-end
+  freshness into Pinot, and the Pinot latency of the dashboard's queries (stack/bench_flow.py);
 - the RSS of each service after that load.
 """
 
@@ -18,8 +20,9 @@ from typing import Any
 
 import orjson
 
+from pageviews.config import WindowConfig
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import manager
+from pageviews.stack import bench_flow, manager
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import EventProducer
 
@@ -78,7 +81,13 @@ def _produce(config: StackConfig, events: int) -> dict[str, Any]:
     }
 
 
-def run_stack_bench(events: int, cold: bool, stack_dir: Path | None) -> dict[str, Any]:
+def run_stack_bench(
+    events: int,
+    cold: bool,
+    stack_dir: Path | None,
+    live_rate: float = 2_000.0,
+    live_seconds: float = 20.0,
+) -> dict[str, Any]:
     report: dict[str, Any] = {"backend": "stack"}
     if cold:
         _say("cold stack up (empty cache: downloads everything)")
@@ -89,6 +98,13 @@ def run_stack_bench(events: int, cold: bool, stack_dir: Path | None) -> dict[str
     report["stack_up_warm_s"] = _timed_up(config)
     _say(f"producing {events:,} page views")
     report["produce"] = _produce(config, events)
+    windows = WindowConfig()
+    _say(f"Flink job throughput on {events:,} generated lines, and the embedded engine")
+    report["flink_throughput"] = bench_flow.flink_throughput(config, events, windows, _say)
+    _say(f"end-to-end freshness at {live_rate:,.0f} page views/s for {live_seconds:.0f}s")
+    report["freshness"] = bench_flow.freshness(config, windows, live_rate, live_seconds, _say)
+    _say("Pinot latency of the dashboard's queries")
+    report["dashboard_queries"] = bench_flow.dashboard_latency(config)
     services = manager.status(config, deep=False)
     report["rss_mb"] = {s.name: s.rss_mb for s in services}
     report["rss_total_mb"] = round(sum(s.rss_mb or 0 for s in services), 1)

@@ -88,7 +88,7 @@ def input_lines(spec: InputSpec) -> Iterator[str]:
         yield from generate_lines(config, (lambda: int(time.time() * 1000)) if live else None)
 
 
-def _write_sentinel(config: StackConfig) -> int:
+def write_sentinel(config: StackConfig) -> int:
     """An incomplete upsert of the sentinel user, at a new millisecond so it is a real change."""
     stamp_ms = SENTINEL_DAY_MS + random.randrange(86_400_000)  # noqa: S311 - not a secret
     writer = UserWriter(config)
@@ -152,7 +152,7 @@ def run_on_stack(
     if should_stop():
         raise UsageError("stopped before the input was written; nothing was submitted to Flink")
     say(f"produced {stats.produced:,} events, {stats.users:,} user changes; waiting for CDC")
-    wait_for_cdc(config, _write_sentinel(config))
+    wait_for_cdc(config, write_sentinel(config))
     job_id = flink_job.submit_job(config, windows, bounded=True, name="pageviews-replay")
     record_job(config, job_id, windows, bounded=True)
     say(f"flink: bounded job {job_id} submitted; waiting until it finishes")
