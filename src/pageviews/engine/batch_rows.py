@@ -11,6 +11,11 @@ from pageviews.engine import views
 from pageviews.engine.packing import I64, Bools
 
 
+def ints(column: pa.ChunkedArray | pa.Array) -> I64:
+    """An int64 numpy array from an Arrow column without nulls."""
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class PageViews:
     """Valid page views of one batch, in seq order."""

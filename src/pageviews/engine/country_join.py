@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from pageviews.config import WindowConfig
 from pageviews.engine import views
-from pageviews.engine.batch_rows import LateRows, PageViews
+from pageviews.engine.batch_rows import LateRows, PageViews, ints
 from pageviews.engine.key_codes import KeyCodes
 from pageviews.engine.open_windows import OpenWindows
 from pageviews.engine.packing import I64, Bools, Packer, empty
@@ -73,11 +73,11 @@ class Versions:
         if is_upsert.any():
             country[is_upsert] = codes.encode(table["country"].filter(pa.array(is_upsert)))
         return cls(
-            user=_ints(table["user_id"]),
-            updated=_ints(table["updated_ms"]),
-            seq=_ints(table["seq"]),
+            user=ints(table["user_id"]),
+            updated=ints(table["updated_ms"]),
+            seq=ints(table["seq"]),
             is_upsert=is_upsert,
-            age=age.fill_null(0).to_numpy().astype(np.int64),
+            age=ints(age.fill_null(0)),
             has_age=age.is_valid().to_numpy(zero_copy_only=False),
             country=country,
         )
@@ -101,10 +101,6 @@ class Versions:
                 for name in ("user", "updated", "seq", "is_upsert", "age", "has_age", "country")
             )
         )
-
-
-def _ints(column: pa.ChunkedArray) -> I64:
-    return column.to_numpy().astype(np.int64)
 
 
 def admit_country_views(

@@ -104,7 +104,10 @@ class OpenWindows:
         )
         merged = unique_sorted(
             np.concatenate(
-                [packer.pack(self.user_key, self.user_ws, self.user_id), packer.pack(key, ws, users)]
+                [
+                    packer.pack(self.user_key, self.user_ws, self.user_id),
+                    packer.pack(key, ws, users),
+                ]
             )
         )
         self.user_key, self.user_ws, self.user_id = packer.unpack(merged)

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from pageviews.config import WindowConfig
-from pageviews.engine.batch_rows import LateRows, PageViews
+from pageviews.engine.batch_rows import LateRows, PageViews, ints
 from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
 from pageviews.engine.fixed_windows import assign_fixed_windows
 from pageviews.engine.publish import publish
@@ -28,7 +28,7 @@ from pageviews.engine.sessions import apply_sessions
 from pageviews.engine.state import STATE_DDL
 from pageviews.engine.state_store import load_state, save_state
 from pageviews.engine.user_versions import absorb_batch_versions, stage_batch_versions
-from pageviews.engine.validate import parse_batch
+from pageviews.engine.validate import define_macros, parse_batch
 from pageviews.engine.watermark import BatchWatermarks, WatermarkState, compute_batch_watermarks
 from pageviews.model import MAX_LINE_BYTES
 from pageviews.store.duckdb_store import Meta
@@ -62,6 +62,7 @@ class Engine:
         self.config = config
         for ddl in STATE_DDL:
             con.execute(ddl)
+        define_macros(con)
         self.meta = Meta(con)
         self.next_seq: int = self.meta.get("next_seq", 0)
         self.watermarks = WatermarkState(
@@ -82,7 +83,7 @@ class Engine:
         con.execute("BEGIN TRANSACTION")
         try:
             lines = self._load_lines(batch, first_seq)
-            parse_batch(con, batch.received_ms)
+            parse_batch(con, batch.received_ms, macros=True)
             counts = self._store_records(batch.received_ms, tick)
             records = con.sql(
                 "SELECT seq, event_time_ms, record_type = 'pageview' AS is_pageview, user_id, "
@@ -91,8 +92,8 @@ class Engine:
             steps, w_at = compute_batch_watermarks(
                 self.watermarks,
                 self.config.lateness_ms,
-                _ints(records["seq"]),
-                _ints(records["event_time_ms"]),
+                ints(records["seq"]),
+                ints(records["event_time_ms"]),
                 tick,
             )
             stage_batch_versions(con)
@@ -178,10 +179,10 @@ class Engine:
         is_pageview = records["is_pageview"].to_numpy(zero_copy_only=False)
         views = records.filter(pa.array(is_pageview))
         pv = PageViews(
-            seq=_ints(views["seq"]),
-            user=_ints(views["user_id"]),
+            seq=ints(views["seq"]),
+            user=ints(views["user_id"]),
             source=state.codes.encode(views["source"]),
-            t=_ints(views["event_time_ms"]),
+            t=ints(views["event_time_ms"]),
             w_at=w_at[is_pageview],
         )
         assign_fixed_windows(pv, config, state.windows, late)
@@ -214,7 +215,3 @@ class Engine:
             "SELECT view, make_timestamptz(ws * 1000), raw, seq FROM late_arrow"
         )
         self.con.unregister("late_arrow")
-
-
-def _ints(column: pa.ChunkedArray) -> np.ndarray:
-    return column.to_numpy().astype(np.int64)

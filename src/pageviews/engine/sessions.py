@@ -31,9 +31,7 @@ def apply_sessions(
     for view in (views.SESSION, views.USER_SESSION):
         late.add(view, pv.t[missed], pv.seq[missed])
     on_time = pv.where(~missed)
-    _merge(
-        windows[views.SESSION], on_time.source, on_time.t, on_time.user, config.session_gap_ms
-    )
+    _merge(windows[views.SESSION], on_time.source, on_time.t, on_time.user, config.session_gap_ms)
     # Per-user sessions need no distinct user count: their key is the user.
     _merge(windows[views.USER_SESSION], on_time.user, on_time.t, None, config.user_session_gap_ms)
 

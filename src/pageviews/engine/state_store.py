@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pageviews.engine import views
+from pageviews.engine.batch_rows import ints
 from pageviews.engine.country_join import PendingViews
 from pageviews.engine.key_codes import KeyCodes
 from pageviews.engine.open_windows import OpenWindows
@@ -38,7 +39,7 @@ class EngineState:
 
     def key_codes(self, view: str, keys: pa.ChunkedArray) -> np.ndarray:
         if view == views.USER_SESSION:
-            return pc.cast(keys, pa.int64()).to_numpy().astype(np.int64)
+            return ints(pc.cast(keys, pa.int64()))
         return self.codes.encode(keys)
 
 
@@ -51,7 +52,7 @@ def load_state(con: duckdb.DuckDBPyConnection) -> EngineState:
         ).to_arrow_table()
         windows.key = state.key_codes(view, rows["key"])
         for name in ("ws", "we", "pv_count", "age_sum", "age_n"):
-            setattr(windows, name, rows[name].to_numpy().astype(np.int64))
+            setattr(windows, name, ints(rows[name]))
         users = con.sql(
             "SELECT DISTINCT key, ws, user_id FROM state_window_users WHERE view = $view",
             params={"view": view},
@@ -59,11 +60,11 @@ def load_state(con: duckdb.DuckDBPyConnection) -> EngineState:
         if users.num_rows:
             windows.add_users(
                 state.key_codes(view, users["key"]),
-                users["ws"].to_numpy().astype(np.int64),
-                users["user_id"].to_numpy().astype(np.int64),
+                ints(users["ws"]),
+                ints(users["user_id"]),
             )
     pending = con.sql("SELECT seq, user_id, t FROM state_pending_country").to_arrow_table()
-    state.pending.add(*(pending[name].to_numpy().astype(np.int64) for name in pending.column_names))
+    state.pending.add(*(ints(pending[name]) for name in pending.column_names))
     return state
 
 

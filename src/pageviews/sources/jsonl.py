@@ -127,7 +127,9 @@ def _decode_block(block: bytes) -> tuple[list[str], list[str | None] | None]:
     if not suspects:
         return lines, None
     order = sorted(suspects)
-    fixed, fixed_reasons = _decode([_tidy(lines[i].encode("utf-8", "surrogateescape")) for i in order])
+    fixed, fixed_reasons = _decode(
+        [_tidy(lines[i].encode("utf-8", "surrogateescape")) for i in order]
+    )
     for n, i in enumerate(order):
         lines[i] = fixed[n]
     if fixed_reasons is None:

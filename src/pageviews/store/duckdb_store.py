@@ -59,5 +59,11 @@ class Meta:
         return default if not rows else json.loads(rows[0][0])
 
     def set_many(self, values: dict[str, Any]) -> None:
-        rows = [(key, json.dumps(value)) for key, value in values.items()]
-        self._con.executemany("INSERT OR REPLACE INTO state_meta VALUES (?, ?)", rows)
+        # One statement: executemany costs a statement per row, every batch.
+        self._con.execute(
+            "INSERT OR REPLACE INTO state_meta SELECT unnest($keys), unnest($values)",
+            {
+                "keys": list(values),
+                "values": [json.dumps(value) for value in values.values()],
+            },
+        )
