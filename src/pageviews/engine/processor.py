@@ -16,17 +16,20 @@ import time
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from pageviews.config import WindowConfig
-from pageviews.engine.country_join import admit_country_views, release_and_join
+from pageviews.engine.batch_rows import LateRows, PageViews, ints
+from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
 from pageviews.engine.fixed_windows import assign_fixed_windows
 from pageviews.engine.publish import publish
 from pageviews.engine.sessions import apply_sessions
 from pageviews.engine.state import STATE_DDL
+from pageviews.engine.state_store import load_state, save_state
 from pageviews.engine.user_versions import absorb_batch_versions, stage_batch_versions
-from pageviews.engine.validate import parse_batch
-from pageviews.engine.watermark import WatermarkState, compute_batch_watermarks
+from pageviews.engine.validate import define_macros, parse_batch
+from pageviews.engine.watermark import BatchWatermarks, WatermarkState, compute_batch_watermarks
 from pageviews.model import MAX_LINE_BYTES
 from pageviews.store.duckdb_store import Meta
 from pageviews.store.schema import RAW_COLUMNS, RAW_TABLE_TYPES
@@ -59,12 +62,14 @@ class Engine:
         self.config = config
         for ddl in STATE_DDL:
             con.execute(ddl)
+        define_macros(con)
         self.meta = Meta(con)
         self.next_seq: int = self.meta.get("next_seq", 0)
         self.watermarks = WatermarkState(
             self.meta.get("max_event_ms", WatermarkState().max_event_ms),
             self.meta.get("max_tick_ms", WatermarkState().max_tick_ms),
         )
+        self.state = load_state(con)
 
     @property
     def watermark_ms(self) -> int:
@@ -77,32 +82,45 @@ class Engine:
         tick = None if batch.tick_ms is None else (first_seq + len(batch.lines), batch.tick_ms)
         con.execute("BEGIN TRANSACTION")
         try:
-            self._load_lines(batch, first_seq)
-            parse_batch(con, batch.received_ms)
+            lines = self._load_lines(batch, first_seq)
+            parse_batch(con, batch.received_ms, macros=True)
             counts = self._store_records(batch.received_ms, tick)
-            watermarks = compute_batch_watermarks(
-                con, self.watermarks, self.config.lateness_ms, tick
+            records = con.sql(
+                "SELECT seq, event_time_ms, record_type = 'pageview' AS is_pageview, user_id, "
+                "source FROM batch_parsed WHERE reason IS NULL ORDER BY seq"
+            ).to_arrow_table()
+            steps, w_at = compute_batch_watermarks(
+                self.watermarks,
+                self.config.lateness_ms,
+                ints(records["seq"]),
+                ints(records["event_time_ms"]),
+                tick,
             )
             stage_batch_versions(con)
-            self._process_pageviews()
-            watermark_ms = watermarks.watermark_ms(self.config.lateness_ms)
+            late = LateRows()
+            self._process_pageviews(records, w_at, steps, late)
+            watermark_ms = steps.state.watermark_ms(self.config.lateness_ms)
             absorb_batch_versions(con, cut_ms=watermark_ms - self.config.country_ms)
-            publish(con, watermark_ms)
+            self._insert_late_rows(late, lines, first_seq)
+            publish(con, self.state, watermark_ms)
+            save_state(con, self.state, first_seq, watermark_ms)
             next_seq = first_seq + len(batch.lines) + (tick is not None)
             self.meta.set_many(
                 {
                     "next_seq": next_seq,
-                    "max_event_ms": watermarks.max_event_ms,
-                    "max_tick_ms": watermarks.max_tick_ms,
+                    "max_event_ms": steps.state.max_event_ms,
+                    "max_tick_ms": steps.state.max_tick_ms,
                     **batch.position,
                 }
             )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
+            # The in-memory state may hold part of the batch: go back to the last commit.
+            self.state = load_state(con)
             raise
         self.next_seq = next_seq
-        self.watermarks = watermarks
+        self.watermarks = steps.state
         return BatchResult(
             accepted=counts[0],
             dead=counts[1],
@@ -110,19 +128,21 @@ class Engine:
             seconds=time.perf_counter() - started,
         )
 
-    def _load_lines(self, batch: Batch, first_seq: int) -> None:
+    def _load_lines(self, batch: Batch, first_seq: int) -> pa.Array:
         n = len(batch.lines)
         pre = batch.pre_reasons if batch.pre_reasons is not None else [None] * n
+        lines = pa.array(batch.lines, pa.string())
         table = pa.table(
             {
-                "seq": pa.array(range(first_seq, first_seq + n), pa.int64()),
-                "line": pa.array(batch.lines, pa.string()),
+                "seq": pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64)),
+                "line": lines,
                 "pre_reason": pa.array(pre, pa.string()),
             }
         )
         self.con.register("batch_lines_arrow", table)
         self.con.execute("CREATE OR REPLACE TEMP TABLE batch_lines AS FROM batch_lines_arrow")
         self.con.unregister("batch_lines_arrow")
+        return lines
 
     def _store_records(self, received_ms: int, tick: tuple[int, int] | None) -> tuple[int, int]:
         con = self.con
@@ -146,24 +166,52 @@ class Engine:
             )
         if tick is not None:
             con.execute("INSERT INTO raw_ticks VALUES (?, ?)", list(tick))
-        row = con.execute(
+        [(accepted, dead)] = con.execute(
             "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) "
             "FROM batch_parsed"
-        ).fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1])
+        ).fetchall()
+        return int(accepted), int(dead)
 
-    def _process_pageviews(self) -> None:
-        con = self.con
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE batch_pv AS
-            SELECT p.seq, p.user_id, p.source, p.event_ms AS t, wm.w AS w_at
-            FROM batch_parsed p JOIN batch_wm wm USING (seq)
-            WHERE p.reason IS NULL AND p.record_type = 'pageview'
-            """
+    def _process_pageviews(
+        self, records: pa.Table, w_at: np.ndarray, steps: BatchWatermarks, late: LateRows
+    ) -> None:
+        state, config = self.state, self.config
+        is_pageview = records["is_pageview"].to_numpy(zero_copy_only=False)
+        views = records.filter(pa.array(is_pageview))
+        pv = PageViews(
+            seq=ints(views["seq"]),
+            user=ints(views["user_id"]),
+            source=state.codes.encode(views["source"]),
+            t=ints(views["event_time_ms"]),
+            w_at=w_at[is_pageview],
         )
-        assign_fixed_windows(con, self.config)
-        admit_country_views(con, self.config)
-        apply_sessions(con, self.config)
-        release_and_join(con, self.config)
+        assign_fixed_windows(pv, config, state.windows, late)
+        admit_country_views(pv, config, state.pending, late)
+        apply_sessions(pv, config, state.windows, late)
+        columns = "user_id, updated_ms, seq, op, age, country"
+        old_versions, batch_versions = (
+            Versions.from_arrow(
+                self.con.sql(f"SELECT {columns} FROM {table}").to_arrow_table(),  # noqa: S608
+                state.codes,
+            )
+            for table in ("state_user_versions", "batch_user_versions")
+        )
+        release_and_join(
+            state.pending,
+            steps,
+            old_versions,
+            batch_versions,
+            config,
+            state.windows["country"],
+            state.codes,
+        )
+
+    def _insert_late_rows(self, late: LateRows, lines: pa.Array, first_seq: int) -> None:
+        if not late.parts:
+            return
+        self.con.register("late_arrow", late.table(lines, first_seq))
+        self.con.execute(
+            "INSERT INTO late_events "
+            "SELECT view, make_timestamptz(ws * 1000), raw, seq FROM late_arrow"
+        )
+        self.con.unregister("late_arrow")

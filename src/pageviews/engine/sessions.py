@@ -8,126 +8,65 @@ we = last + gap) and merged with the batch's events as intervals:
     new events                        75   150
     merged        [10 ............... 75]+gap  (75 - 40 <= 30)   [150]+gap  (150 - 75 > 30)
 
-A page view at t is late for sessions when t <= W(arrival): it could only have joined a session
-that may already be final.
+Per key, intervals sorted by start form one session while each start is within gap of the
+furthest end so far. A page view at t is late for sessions when t <= W(arrival): it could only
+have joined a session that may already be final.
 """
 
 from __future__ import annotations
 
-import duckdb
+import numpy as np
 
 from pageviews.config import WindowConfig
 from pageviews.engine import views
+from pageviews.engine.batch_rows import LateRows, PageViews
+from pageviews.engine.open_windows import OpenWindows
+from pageviews.engine.packing import I64, Packer, run_starts
 
 
-def apply_sessions(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> None:
-    params = {
-        "source_view": views.SESSION,
-        "user_view": views.USER_SESSION,
-        "source_gap": config.session_gap_ms,
-        "user_gap": config.user_session_gap_ms,
-    }
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE batch_session_events AS
-        SELECT $source_view AS view, source AS key, t, user_id, seq, t <= w_at AS late,
-            $source_gap AS gap
-        FROM batch_pv
-        UNION ALL
-        SELECT $user_view, CAST(user_id AS VARCHAR), t, user_id, seq, t <= w_at, $user_gap
-        FROM batch_pv
-        """,
-        params,
-    )
-    con.execute(
-        f"""
-        INSERT INTO late_events
-        SELECT {views.table_name_sql("e.view")}, make_timestamptz(e.t * 1000), bl.line, e.seq
-        FROM batch_session_events e JOIN batch_lines bl USING (seq)
-        WHERE e.late
-        """  # noqa: S608 - constant SQL from our view names
-    )
-    # First the batch's own events become islands (one sort over the batch's points); then the
-    # few islands merge with the open sessions of their keys as intervals.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE batch_session_points AS
-        WITH points AS (
-            SELECT view, key, t, count(*) AS n, any_value(gap) AS gap
-            FROM batch_session_events WHERE NOT late GROUP BY view, key, t
-        ), flagged AS (
-            SELECT *, coalesce(t - lag(t) OVER (PARTITION BY view, key ORDER BY t) > gap, TRUE)
-                AS starts_island
-            FROM points
-        )
-        SELECT *, sum(starts_island::INTEGER) OVER (PARTITION BY view, key ORDER BY t
-            ROWS UNBOUNDED PRECEDING) AS island
-        FROM flagged
-        """
-    )
-    # Intervals to merge: islands, and open sessions (old_ws identifies one, so its users can
-    # follow it into the merged session).
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE batch_session_groups AS
-        WITH islands AS (
-            SELECT view, key, island, min(t) AS s, max(t) AS e, sum(n) AS n, any_value(gap) AS gap
-            FROM batch_session_points GROUP BY view, key, island
-        ), items AS (
-            SELECT view, key, island, s, e, n, gap, NULL::BIGINT AS old_ws FROM islands
-            UNION ALL
-            SELECT sw.view, sw.key, NULL, sw.ws, sw.we - g.gap, sw.pv_count, g.gap, sw.ws
-            FROM state_windows sw
-            JOIN (SELECT DISTINCT view, key, gap FROM islands) g USING (view, key)
-        ), ordered AS (
-            SELECT *, max(e) OVER (
-                PARTITION BY view, key ORDER BY s, e
-                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end
-            FROM items
-        ), numbered AS (
-            SELECT *, sum(CASE WHEN previous_end IS NULL OR s - previous_end > gap THEN 1 END)
-                OVER (PARTITION BY view, key ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS grp
-            FROM ordered
-        )
-        SELECT *, min(s) OVER (PARTITION BY view, key, grp) AS new_ws,
-            max(e) OVER (PARTITION BY view, key, grp) + gap AS new_we
-        FROM numbered
-        """
-    )
-    # Users of merged sessions move to the merged session's start.
-    con.execute(
-        """
-        UPDATE state_window_users u SET ws = g.new_ws
-        FROM batch_session_groups g
-        WHERE g.old_ws IS NOT NULL AND g.old_ws <> g.new_ws
-            AND u.view = g.view AND u.key = g.key AND u.ws = g.old_ws
-        """
-    )
-    con.execute(
-        """
-        DELETE FROM state_windows sw USING batch_session_groups g
-        WHERE g.old_ws IS NOT NULL AND sw.view = g.view AND sw.key = g.key AND sw.ws = g.old_ws
-        """
-    )
-    con.execute(
-        """
-        INSERT INTO state_windows
-        SELECT view, key, new_ws, any_value(new_we), sum(n), 0, 0
-        FROM batch_session_groups GROUP BY view, key, new_ws
-        """
-    )
+def apply_sessions(
+    pv: PageViews, config: WindowConfig, windows: dict[str, OpenWindows], late: LateRows
+) -> None:
+    missed = pv.t <= pv.w_at
+    for view in (views.SESSION, views.USER_SESSION):
+        late.add(view, pv.t[missed], pv.seq[missed])
+    on_time = pv.where(~missed)
+    _merge(windows[views.SESSION], on_time.source, on_time.t, on_time.user, config.session_gap_ms)
     # Per-user sessions need no distinct user count: their key is the user.
-    con.execute(
-        """
-        INSERT INTO state_window_users
-        SELECT DISTINCT e.view, e.key, g.new_ws, e.user_id
-        FROM batch_session_events e
-        JOIN batch_session_points p ON p.view = e.view AND p.key = e.key AND p.t = e.t
-        JOIN batch_session_groups g ON g.old_ws IS NULL AND g.view = p.view AND g.key = p.key
-            AND g.island = p.island
-        WHERE NOT e.late AND e.view = $source_view
-        EXCEPT
-        SELECT view, key, ws, user_id FROM state_window_users
-        """,
-        {"source_view": views.SESSION},
-    )
+    _merge(windows[views.USER_SESSION], on_time.user, on_time.t, None, config.user_session_gap_ms)
+
+
+def _merge(windows: OpenWindows, key: I64, t: I64, users: I64 | None, gap: int) -> None:
+    if not len(key):
+        return
+    # The open sessions of the batch's keys take part; the others stay as they are.
+    involved = np.isin(windows.key, key)
+    old = np.flatnonzero(involved)
+    item_key = np.concatenate([key, windows.key[old]])
+    item_start = np.concatenate([t, windows.ws[old]])
+    item_end = np.concatenate([t, windows.we[old] - gap])
+    item_count = np.concatenate([np.ones(len(key), np.int64), windows.pv_count[old]])
+    packer = Packer([[item_key], [item_start], [item_end]])
+    order = np.argsort(packer.pack(item_key, item_start, item_end))
+    k, s, e = item_key[order], item_start[order], item_end[order]
+    first_of_key = run_starts(k)
+    # Furthest end so far within the key: packing (key, end) makes one running max do it.
+    key_end = Packer([[k], [e]])
+    furthest = key_end.unpack(np.maximum.accumulate(key_end.pack(k, e)))[1]
+    new_session = first_of_key.copy()
+    new_session[1:] |= s[1:] - furthest[:-1] > gap
+    starts = np.flatnonzero(new_session)
+    group = np.cumsum(new_session) - 1
+    new_ws = s[starts]
+    new_we = np.maximum.reduceat(e, starts) + gap
+    windows.keep(~involved)
+    windows.append(k[starts], new_ws, new_we, np.add.reduceat(item_count[order], starts))
+    if users is None:
+        return
+    # Where each item went: items 0..len(key)-1 are the events, the rest old sessions.
+    item_ws = np.empty(len(order), np.int64)
+    item_ws[order] = new_ws[group]
+    old_ws = item_start[len(key) :]
+    moved = item_ws[len(key) :] != old_ws
+    windows.move_users(item_key[len(key) :][moved], old_ws[moved], item_ws[len(key) :][moved])
+    windows.add_users(key, item_ws[: len(key)], users)

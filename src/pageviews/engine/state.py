@@ -1,7 +1,8 @@
 """The engine's own tables, kept in the same DuckDB file as the results.
 
 Keeping state next to the results lets one transaction commit input position, state and
-results together: a crash leaves either the whole micro-batch or none of it.
+results together: a crash leaves either the whole micro-batch or none of it. The engine works
+on an in-memory copy (engine/state_store.py) and writes it back with every batch.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ STATE_DDL = [
     """CREATE TABLE IF NOT EXISTS state_windows (
         view VARCHAR NOT NULL, key VARCHAR NOT NULL, ws BIGINT NOT NULL, we BIGINT NOT NULL,
         pv_count BIGINT NOT NULL, age_sum BIGINT NOT NULL, age_n BIGINT NOT NULL)""",
-    # Users seen in each open window, for exact distinct counts. May hold duplicates after
-    # session merges; user counts use count(DISTINCT).
+    # Users seen in each open window, for exact distinct counts (rewritten every batch).
     """CREATE TABLE IF NOT EXISTS state_window_users (
         view VARCHAR NOT NULL, key VARCHAR NOT NULL, ws BIGINT NOT NULL,
         user_id BIGINT NOT NULL)""",

@@ -289,6 +289,13 @@ def validation_sql() -> str:
 
     An invalid object gets the placeholder reason; reasons_sql() then says why.
     """
+    return f"""
+CREATE OR REPLACE TEMP TABLE batch_parsed AS
+{_validated_select()}"""  # noqa: S608 - only model constants are rendered
+
+
+@cache
+def _validated_select() -> str:
     columns = ",\n ".join(_column_sql(field) for field in OUTPUT_COLUMNS.values())
     # Each type's own event-time field: another type's field in the same line is ignored.
     event_time = (
@@ -302,7 +309,6 @@ def validation_sql() -> str:
         + " END"
     )
     return f"""
-CREATE OR REPLACE TEMP TABLE batch_parsed AS
 {_typed_lines_sql("batch_lines")}
 SELECT seq,
     CASE WHEN shape_reason IS NOT NULL THEN shape_reason
@@ -318,24 +324,66 @@ FROM typed
 @cache
 def reasons_sql() -> str:
     """SQL that fills in the reason of every line that validation_sql() marked pending."""
+    return _REASONS_UPDATE.format(source=f"({_reasons_select()})")
+
+
+@cache
+def _reasons_select() -> str:
     marker = _quote(_PENDING_REASON)
     pending = (
         "(SELECT l.* FROM batch_lines l JOIN batch_parsed p USING (seq) "  # noqa: S608
         f"WHERE p.reason = {marker})"
     )
-    return f"""
+    return f"""{_typed_lines_sql(pending)}
+SELECT seq, {_reason_sql()} AS reason FROM typed"""  # noqa: S608 - model constants only
+
+
+_REASONS_UPDATE = """
 UPDATE batch_parsed SET reason = coalesce(why.reason, 'invalid record')
-FROM ({_typed_lines_sql(pending)}
-SELECT seq, {_reason_sql()} AS reason FROM typed) why
+FROM {source} why
 WHERE batch_parsed.seq = why.seq
-"""  # noqa: S608 - only model constants are rendered; input values stay column references
+"""
+_VALIDATED_MACRO = "pageviews_validated_lines"
+_REASONS_MACRO = "pageviews_invalid_line_reasons"
 
 
-def parse_batch(con: duckdb.DuckDBPyConnection, received_ms: int) -> None:
-    """Fill temp table batch_parsed from temp table batch_lines."""
-    con.execute(validation_sql(), {"received_ms": received_ms})
+def define_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep both statements as table macros on this connection (outside any transaction).
+
+    Their SQL is large: parsing it again for every batch costs several milliseconds each, a
+    fixed cost that small, fresh batches feel.
+    """
+    # A macro's tables must exist when it is made; every batch replaces them.
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS batch_lines (seq BIGINT, line VARCHAR, pre_reason VARCHAR)"
+    )
+    for name, select in (
+        (_VALIDATED_MACRO, _validated_select()),
+        (_REASONS_MACRO, _reasons_select()),
+    ):
+        body = select.replace("$received_ms", "received_ms")
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}(received_ms) AS TABLE {body}")
+        if name == _VALIDATED_MACRO:
+            con.execute(f"CREATE TEMP TABLE IF NOT EXISTS batch_parsed AS FROM {name}(0) LIMIT 0")
+
+
+def parse_batch(con: duckdb.DuckDBPyConnection, received_ms: int, *, macros: bool = False) -> None:
+    """Fill temp table batch_parsed from temp table batch_lines.
+
+    With `macros`, use the ones define_macros() made on this connection: the same SQL.
+    """
+    params = {"received_ms": received_ms}
+    if macros:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE batch_parsed AS FROM {_VALIDATED_MACRO}($received_ms)",
+            params,
+        )
+    else:
+        con.execute(validation_sql(), params)
     [(pending,)] = con.execute(
         "SELECT count(*) FROM batch_parsed WHERE reason = ?", [_PENDING_REASON]
     ).fetchall()
-    if pending:
-        con.execute(reasons_sql(), {"received_ms": received_ms})
+    if pending and macros:
+        con.execute(_REASONS_UPDATE.format(source=f"{_REASONS_MACRO}($received_ms)"), params)
+    elif pending:
+        con.execute(reasons_sql(), params)

@@ -20,9 +20,3 @@ TABLES = {
     USER_SESSION: "user_sessions",
     COUNTRY: "pageview_country",
 }
-
-
-def table_name_sql(column: str) -> str:
-    """SQL that turns a column of view codes into result table names."""
-    branches = " ".join(f"WHEN '{code}' THEN '{table}'" for code, table in TABLES.items())
-    return f"CASE {column} {branches} END"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
+import numpy as np
 
+from pageviews.engine.packing import I64
 from pageviews.engine.state import NO_WATERMARK_MS
 
 
@@ -25,45 +26,39 @@ class WatermarkState:
         return max(self.max_event_ms - lateness_ms, self.max_tick_ms)
 
 
+@dataclass(frozen=True)
+class BatchWatermarks:
+    """W at each step of the batch: the state before it (seq -1), each valid record, the tick."""
+
+    seqs: I64  # ascending
+    w: I64  # never decreasing
+    state: WatermarkState  # after the batch
+
+    def first_seq_reaching(self, times: I64) -> I64:
+        """The first seq of the batch at which W >= t, for times that W reaches."""
+        return self.seqs[np.searchsorted(self.w, times, side="left")]
+
+
 def compute_batch_watermarks(
-    con: duckdb.DuckDBPyConnection,
     previous: WatermarkState,
     lateness_ms: int,
+    seqs: I64,
+    event_ms: I64,
     tick: tuple[int, int] | None,
-) -> WatermarkState:
-    """Fill temp table batch_wm(seq, w) for every valid record and tick; return the new state."""
-    tick_seq, tick_ms = tick if tick is not None else (None, None)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE batch_wm AS
-        WITH arrivals AS (
-            SELECT seq, event_time_ms AS event_ms, $none AS tick_ms
-            FROM batch_parsed WHERE reason IS NULL
-            UNION ALL
-            SELECT $tick_seq, $none, $tick_ms WHERE $tick_seq IS NOT NULL
-            UNION ALL
-            -- Carry the state of earlier batches in as a row before this batch.
-            SELECT -1, $max_event, $max_tick
-        ), running AS (
-            SELECT seq,
-                max(event_ms) OVER w AS max_event_ms,
-                max(tick_ms) OVER w AS max_tick_ms
-            FROM arrivals
-            WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
-        )
-        SELECT seq, greatest(max_event_ms - $lateness, max_tick_ms) AS w,
-            max_event_ms, max_tick_ms
-        FROM running
-        """,
-        {
-            "none": NO_WATERMARK_MS,
-            "tick_seq": tick_seq,
-            "tick_ms": tick_ms,
-            "max_event": previous.max_event_ms,
-            "max_tick": previous.max_tick_ms,
-            "lateness": lateness_ms,
-        },
+) -> tuple[BatchWatermarks, I64]:
+    """W for every valid record (seq order) and the tick; returns the steps and W per record."""
+    running = np.maximum.accumulate(np.concatenate([[previous.max_event_ms], event_ms]))
+    w = np.maximum(running - lateness_ms, previous.max_tick_ms)
+    max_event = int(running[-1])
+    max_tick = previous.max_tick_ms
+    step_seqs = np.concatenate([[-1], seqs])
+    if tick is not None:
+        max_tick = max(max_tick, tick[1])
+        w = np.append(w, max(max_event - lateness_ms, max_tick))
+        step_seqs = np.append(step_seqs, tick[0])
+    steps = BatchWatermarks(
+        seqs=step_seqs.astype(np.int64),
+        w=w.astype(np.int64),
+        state=WatermarkState(max_event_ms=max_event, max_tick_ms=max_tick),
     )
-    row = con.execute("SELECT max(max_event_ms), max(max_tick_ms) FROM batch_wm").fetchone()
-    assert row is not None
-    return WatermarkState(max_event_ms=int(row[0]), max_tick_ms=int(row[1]))
+    return steps, w[1 : 1 + len(seqs)].astype(np.int64)

@@ -1,4 +1,4 @@
-"""Window assignment: pure functions, and the same arithmetic as SQL for the engine.
+"""Window assignment: pure functions, the arithmetic the engine applies to whole arrays.
 
 Windows are half-open [start, end), aligned to the epoch, in integer milliseconds.
 
@@ -35,8 +35,3 @@ def merge_sessions(times_ms: list[int], gap_ms: int) -> list[tuple[int, int]]:
         else:
             sessions.append((t, t))
     return sessions
-
-
-def tumbling_start_sql(t: str, size: str) -> str:
-    """SQL for tumbling_start_ms over column/parameter names."""
-    return f"({t} - {t} % {size})"

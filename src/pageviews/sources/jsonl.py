@@ -71,14 +71,22 @@ def read_line_chunks(
         else:
             raw_lines = []
         data = pending + data
-        parts = data.split(b"\n")
-        pending = parts.pop()
-        raw_lines.extend(parts)
-        consumed = sum(len(line) + 1 for line in parts)
-        chunk = _make_chunk(raw_lines, skip_lines, position + consumed, line_number)
+        newline = data.rfind(b"\n")
+        pending = data[newline + 1 :]
+        consumed = newline + 1
+        if newline >= 0 and not raw_lines and not skip_lines:
+            lines, reasons = _decode_block(data[:newline])
+            chunk: LineChunk | None = LineChunk(
+                lines, reasons, position + consumed, line_number + len(lines)
+            )
+            taken = len(lines)
+        else:
+            raw_lines.extend(data[:newline].split(b"\n") if newline >= 0 else [])
+            chunk = _make_chunk(raw_lines, skip_lines, position + consumed, line_number)
+            taken = len(raw_lines)
         position += consumed
-        line_number += len(raw_lines)
-        skip_lines = max(0, skip_lines - len(raw_lines))
+        line_number += taken
+        skip_lines = max(0, skip_lines - taken)
         if len(pending) > MAX_LINE_BYTES:
             # Keep just over the limit, so the dead letter shows it was too long; drop the rest.
             oversize = pending[: MAX_LINE_BYTES + 1]
@@ -93,6 +101,43 @@ def read_line_chunks(
         chunk = _make_chunk(tail, skip_lines, position + len(pending), line_number)
         if chunk is not None:
             yield chunk
+
+
+def _decode_block(block: bytes) -> tuple[list[str], list[str | None] | None]:
+    """Decode a block of whole lines at once; only the few lines that need tidying (a CR, a
+    byte order mark, bytes that are not UTF-8, a possibly oversize line) go line by line.
+
+    Undecodable bytes come through as lone surrogates (surrogateescape), so such a line can be
+    re-encoded to exactly its input bytes.
+    """
+    try:
+        text = block.decode("utf-8")
+        clean = "\r" not in text and "\ufeff" not in text
+    except UnicodeDecodeError:
+        text = block.decode("utf-8", "surrogateescape")
+        clean = False
+    lines = text.split("\n")
+    suspects: set[int] = set()
+    if not clean:
+        # A byte order mark and escaped bytes are not ASCII.
+        suspects.update(i for i, line in enumerate(lines) if "\r" in line or not line.isascii())
+    # A line of at most MAX_LINE_BYTES / 4 characters cannot exceed MAX_LINE_BYTES bytes.
+    if len(block) > MAX_LINE_BYTES // 4 and max(map(len, lines)) > MAX_LINE_BYTES // 4:
+        suspects.update(i for i, text in enumerate(lines) if len(text) > MAX_LINE_BYTES // 4)
+    if not suspects:
+        return lines, None
+    order = sorted(suspects)
+    fixed, fixed_reasons = _decode(
+        [_tidy(lines[i].encode("utf-8", "surrogateescape")) for i in order]
+    )
+    for n, i in enumerate(order):
+        lines[i] = fixed[n]
+    if fixed_reasons is None:
+        return lines, None
+    reasons: list[str | None] = [None] * len(lines)
+    for n, i in enumerate(order):
+        reasons[i] = fixed_reasons[n]
+    return lines, reasons
 
 
 def _make_chunk(

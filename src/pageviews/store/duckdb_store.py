@@ -54,9 +54,16 @@ class Meta:
         self._con = con
 
     def get(self, key: str, default: Any = None) -> Any:
-        row = self._con.execute("SELECT value FROM state_meta WHERE key = ?", [key]).fetchone()
-        return default if row is None else json.loads(row[0])
+        # fetchall: a partly fetched result would block relational calls on the connection.
+        rows = self._con.execute("SELECT value FROM state_meta WHERE key = ?", [key]).fetchall()
+        return default if not rows else json.loads(rows[0][0])
 
     def set_many(self, values: dict[str, Any]) -> None:
-        rows = [(key, json.dumps(value)) for key, value in values.items()]
-        self._con.executemany("INSERT OR REPLACE INTO state_meta VALUES (?, ?)", rows)
+        # One statement: executemany costs a statement per row, every batch.
+        self._con.execute(
+            "INSERT OR REPLACE INTO state_meta SELECT unnest($keys), unnest($values)",
+            {
+                "keys": list(values),
+                "values": [json.dumps(value) for value in values.values()],
+            },
+        )
