@@ -73,7 +73,7 @@ def submit_job(
             env=env,
             cwd=tmp,
             check=False,
-            timeout=300,
+            timeout=900,  # a JVM start and a plan: minutes on a loaded 2-core machine
         )
     if result.returncode != 0:
         # Java stack frames say little; keep the messages and "Caused by" lines.
