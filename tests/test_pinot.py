@@ -91,6 +91,15 @@ def test_up_brings_pinot_healthy_with_every_table(stack: StackConfig) -> None:
     assert ports["pinot-broker"] == stack.pinot.broker_port
     # Idempotent: the tables exist as generated, so a second pass changes nothing.
     assert set(pinot_tables.ensure_tables(stack).values()) == {"unchanged"}
+    # A table changed behind our back is put back as generated.
+    session = next(t for t in RESULT_TABLES if t.name == "pageview_session")
+    changed = pinot_tables.table_config(stack, session)
+    changed["tableIndexConfig"]["streamConfigs"]["realtime.segment.flush.threshold.rows"] = "123"
+    pinot_tables.controller(stack, "PUT", "/tables/pageview_session", changed)
+    actions = pinot_tables.ensure_tables(stack)
+    assert actions["pageview_session"] == "updated"
+    assert set(actions.values()) == {"updated", "unchanged"}
+    assert set(pinot_tables.ensure_tables(stack).values()) == {"unchanged"}
 
 
 def test_upserts_show_one_latest_row_per_key(stack: StackConfig, store: PinotStore) -> None:
@@ -164,8 +173,8 @@ def test_malformed_rows_are_visible_and_do_not_stall(stack: StackConfig, store: 
     errors = pinot_tables.segment_errors(stack, "pageview_hopping")
     assert any("transforming the record" in e for e in errors), errors
     server = next(r for r in manager.status(stack) if r.name == "pinot-server")
-    assert f"undecodable: {before_decode + 1}" in server.detail
-    assert "segment errors: 0" not in server.detail
+    assert f"undecodable rows logged: {before_decode + 1}" in server.detail
+    assert "segments with errors: 0" not in server.detail
 
 
 def test_store_returns_typed_rows_and_clear_errors(stack: StackConfig, store: PinotStore) -> None:

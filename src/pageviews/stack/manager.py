@@ -191,7 +191,8 @@ def _pinot_detail(config: StackConfig, name: str) -> str:
                 len(pinot_tables.segment_errors(config, t))
                 for t in pinot_tables.table_names(config)
             )
-            return f"rows dropped as undecodable: {decode}, segment errors: {failed}"
+            # Counted from the log: a row read again after a restart is logged again.
+            return f"undecodable rows logged: {decode}, segments with errors: {failed}"
     except Exception as error:  # noqa: BLE001 - a detail, not the health verdict
         return f"({error})"
     return ""

@@ -68,6 +68,9 @@ logger.helix.name = org.apache.helix
 logger.helix.level = WARN
 logger.zookeeper.name = org.apache.zookeeper
 logger.zookeeper.level = WARN
+# Health probes (`ruok`) close at once; ZooKeeper warns about each.
+logger.zkcnxn.name = org.apache.zookeeper.server.NIOServerCnxn
+logger.zkcnxn.level = ERROR
 logger.kafka.name = org.apache.kafka
 logger.kafka.level = WARN
 logger.reflections.name = org.reflections

@@ -39,18 +39,25 @@ CONSUMER_FACTORY = "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory"
 JSON_DECODER = "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder"
 
 
+# Tables fed by Topics.results, in its order (topic4..topic8 in the handoff contract).
+RESULTS_ORDER = (
+    "cleaned_users",
+    "pageview_country",
+    "pageview_tumbling",
+    "pageview_hopping",
+    "pageview_session",
+)
+
+
 def topic_of(config: StackConfig, table: str) -> str:
     """The result topic each table reads (handoff contract)."""
     t = config.topics
-    by_table = dict(
-        zip(
-            ("cleaned_users", "pageview_country", "pageview_tumbling", "pageview_hopping"),
-            t.results,
-            strict=False,
+    if len(t.results) != len(RESULTS_ORDER):
+        raise ServiceError(
+            f"PAGEVIEWS_TOPIC_RESULTS names {len(t.results)} topics; Pinot reads "
+            f"{len(RESULTS_ORDER)}: one each for {', '.join(RESULTS_ORDER)}"
         )
-    )
-    if len(t.results) > 4:
-        by_table["pageview_session"] = t.results[4]
+    by_table = dict(zip(RESULTS_ORDER, t.results, strict=True))
     by_table |= {
         "user_sessions": t.user_sessions,
         "late_events": t.late_events,
