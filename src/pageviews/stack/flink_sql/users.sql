@@ -62,39 +62,14 @@ WHERE version_ms IS NOT NULL AND vts > TO_TIMESTAMP_LTZ(0, 3)
         AND `after`.subscription IS NOT NULL)
   );
 
--- The versioned table for the event-time temporal join: the same topic read as a changelog,
--- so that every version is kept at its own updated_at, also one that arrives after a newer
--- one (a dedup view ordered by time would drop it). A delete is a retraction at its before-
--- image's updated_at, stamped with the delete's time. Incomplete rows are filtered out; a
--- delete whose before-image is incomplete is then lost too (docs/semantics.md, section 12).
-CREATE TEMPORARY TABLE users_changelog (
-  user_id BIGINT, age INT, gender STRING, country STRING, subscription STRING,
-  updated_at STRING,
-  vts AS TO_TIMESTAMP_LTZ(
-    COALESCE(
-      UNIX_TIMESTAMP(SUBSTR(REPLACE(updated_at, 'T', ' '), 1, 19), 'yyyy-MM-dd HH:mm:ss') * 1000
-      + COALESCE(CAST(SUBSTR(RPAD(REGEXP_EXTRACT(updated_at, '\.([0-9]+)', 1), 3, '0'), 1, 3)
-        AS BIGINT), 0),
-      0),
-    3),
-  PRIMARY KEY (user_id) NOT ENFORCED,
-  WATERMARK FOR vts AS vts - {{lateness}}
-) WITH (
-  'connector' = 'kafka',
-  'topic' = '{{users_topic}}',
-  'properties.bootstrap.servers' = '{{bootstrap}}',
-  'properties.group.id' = '{{group_id}}',
-  'scan.startup.mode' = 'earliest-offset',
-  {{bounded}}
-  'format' = 'debezium-json',
-  'debezium-json.ignore-parse-errors' = 'true'
-);
-
+-- The versioned view for the event-time temporal join: latest version per user by time.
 CREATE TEMPORARY VIEW users_versioned AS
-SELECT user_id, age, country, FALSE AS deleted, vts
-FROM users_changelog
-WHERE age IS NOT NULL AND gender IS NOT NULL AND country IS NOT NULL
-  AND subscription IS NOT NULL;
+SELECT user_id, age, country, deleted, vts
+FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY vts DESC) AS rn
+  FROM user_versions
+)
+WHERE rn = 1;
 
 -- cleaned_users: the latest version by updated_at (ties: the later change), deletes kept as
 -- deleted=true since a Pinot upsert table cannot delete a row.
