@@ -133,9 +133,18 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _seconds(ms: int) -> str:
-    """An INTERVAL literal in seconds with milliseconds, e.g. INTERVAL '30.000' SECOND."""
-    return f"INTERVAL '{ms // 1000}.{ms % 1000:03d}' SECOND"
+def _interval(ms: int) -> str:
+    """An INTERVAL literal with milliseconds, e.g. INTERVAL '0 00:05:00.000' DAY TO SECOND(3).
+
+    A plain `INTERVAL '300.000' SECOND` is refused: SECOND has a leading precision of 2 digits.
+    """
+    days, rest = divmod(ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1_000)
+    return (
+        f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+    )
 
 
 def _check_topic(name: str) -> str:
@@ -168,17 +177,17 @@ def parameters(
         "user_sessions_topic": _check_topic(t.user_sessions),
         "late_topic": _check_topic(t.late_events),
         "dead_topic": _check_topic(t.dead_letters),
-        "lateness": _seconds(windows.lateness_ms),
-        "tumbling": _seconds(windows.tumbling_ms),
+        "lateness": _interval(windows.lateness_ms),
+        "tumbling": _interval(windows.tumbling_ms),
         "tumbling_ms": str(windows.tumbling_ms),
-        "hop_size": _seconds(windows.hopping_size_ms),
-        "hop_step": _seconds(windows.hopping_step_ms),
+        "hop_size": _interval(windows.hopping_size_ms),
+        "hop_step": _interval(windows.hopping_step_ms),
         "hop_size_ms": str(windows.hopping_size_ms),
         "hop_step_ms": str(windows.hopping_step_ms),
         "hop_offsets": ", ".join(str(k) for k in range(hops)),
-        "session_gap": _seconds(windows.session_gap_ms),
-        "user_session_gap": _seconds(windows.user_session_gap_ms),
-        "country": _seconds(windows.country_ms),
+        "session_gap": _interval(windows.session_gap_ms),
+        "user_session_gap": _interval(windows.user_session_gap_ms),
+        "country": _interval(windows.country_ms),
         "country_ms": str(windows.country_ms),
         "pageview_reason": pageview_reason(),
         "event_ms_in_range": event_ms_in_range(),
