@@ -99,7 +99,15 @@ def _session_of(tag: str) -> Any:
 
 def test_up_reports_every_service_healthy(stack: StackConfig) -> None:
     reports = manager.status(stack)
-    assert [r.name for r in reports] == ["mariadb", "kafka-1", "kafka-2", "kafka-3", "connect"]
+    assert [r.name for r in reports] == [
+        "mariadb",
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
+        "connect",
+        "flink-jobmanager",
+        "flink-taskmanager",
+    ]
     assert all(r.healthy for r in reports), reports
     # Idempotent: a second `up` starts nothing.
     again, _ = manager.up(stack, say=lambda text: None)
