@@ -277,7 +277,7 @@ def test_down_up_keeps_topics_data_and_connector_offsets(stack: StackConfig) -> 
     assert _consume(stack, stack.topics.users, user_events, 1) == ["c"]
 
     stopped = manager.down(stack, say=lambda text: None)
-    assert len(stopped) == 5
+    assert len(stopped) == len(manager.all_services(stack))
     assert all(not r.running for r in manager.status(stack, deep=False))
     manager.up(stack, say=lambda text: None)
 
