@@ -105,6 +105,8 @@ def test_up_reports_every_service_healthy(stack: StackConfig) -> None:
         "kafka-2",
         "kafka-3",
         "connect",
+        "flink-jobmanager",
+        "flink-taskmanager",
         "pinot-zookeeper",
         "pinot-controller",
         "pinot-broker",
@@ -279,7 +281,7 @@ def test_down_up_keeps_topics_data_and_connector_offsets(stack: StackConfig) -> 
     assert _consume(stack, stack.topics.users, user_events, 1) == ["c"]
 
     stopped = manager.down(stack, say=lambda text: None)
-    assert len(stopped) == len(manager.all_services(stack))  # Kafka x3, MariaDB, Connect, Pinot x4
+    assert len(stopped) == len(manager.all_services(stack))
     assert all(not r.running for r in manager.status(stack, deep=False))
     manager.up(stack, say=lambda text: None)
 
