@@ -66,10 +66,17 @@ def topic_of(config: StackConfig, table: str) -> str:
     return by_table[table]
 
 
+# Pinot cuts strings to 512 characters unless told otherwise; an input line may be 64 KiB.
+LONG_TEXT_COLUMNS = {"raw", "reason"}
+LONG_TEXT_MAX_LENGTH = 65_536
+
+
 def schema(table: ResultTable) -> dict[str, Any]:
     dimensions, times = [], []
     for column in table.columns:
         spec: dict[str, Any] = {"name": column.name, "dataType": PINOT_TYPES[column.type]}
+        if column.name in LONG_TEXT_COLUMNS:
+            spec["maxLength"] = LONG_TEXT_MAX_LENGTH
         if column.type == MS:
             spec |= {"format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}
             times.append(spec)

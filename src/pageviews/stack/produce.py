@@ -38,6 +38,11 @@ STAMP_SQL = "UPDATE Users SET updated_at = %s WHERE user_id = %s"
 DELETE_SQL = "DELETE FROM Users WHERE user_id = %s"
 
 
+# Header on every event that write_lines produces: "<run start ms>:<line number>". Kafka keeps
+# no order across partitions; this lets `check` replay the events in their input order.
+POSITION_HEADER = "pageviews-position"
+
+
 class DeliveryError(RuntimeError):
     """Kafka did not acknowledge some records."""
 
@@ -73,7 +78,9 @@ class EventProducer:
         if self.on_ack is not None:
             self.on_ack(message)
 
-    def send(self, record: Any, rtype: RecordType | None = None) -> None:
+    def send(
+        self, record: Any, rtype: RecordType | None = None, position: str | None = None
+    ) -> None:
         """Validate (unless the caller did: `rtype`), then produce; raises InvalidRecord
         before anything is sent."""
         rtype = rtype or validate(record)
@@ -83,7 +90,10 @@ class EventProducer:
                 f"{rtype.label} records go to MariaDB (and reach Kafka by CDC), not to Kafka"
             )
         value = orjson.dumps({f.name: record.get(f.name) for f in rtype.fields})
-        self._produce(topic, value, record["session_id"].encode())
+        headers: list[tuple[str, str | bytes | None]] | None = None
+        if position is not None:
+            headers = [(POSITION_HEADER, position.encode())]
+        self._produce(topic, value, record["session_id"].encode(), headers)
 
     def send_dead_letter(self, raw: str, reason: str) -> None:
         """A refused line goes to the dead-letter topic with its reason: nothing is lost."""
@@ -99,10 +109,18 @@ class EventProducer:
         )
         self._produce(self.config.topics.dead_letters, value, None)
 
-    def _produce(self, topic: str, value: bytes, key: bytes | None) -> None:
+    def _produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                self.producer.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=self._delivered
+                )
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self.producer.poll(0.1)
@@ -195,6 +213,7 @@ def write_lines(
     Lines that do not fit the model are refused: counted, and sent to the dead-letter topic
     with their reason instead of their own topic."""
     stats = GenerateStats()
+    run_ms = int(time.time() * 1000)
     producer = EventProducer(config)
     users = UserWriter(config)
     started = time.monotonic()
@@ -219,7 +238,7 @@ def write_lines(
                     users.write(record, rtype)
                     stats.users += 1
                 else:
-                    producer.send(record, rtype)
+                    producer.send(record, rtype, f"{run_ms}:{stats.lines}")
                     stats.produced += 1
             except (orjson.JSONDecodeError, InvalidRecord) as error:
                 reason = str(error) if isinstance(error, InvalidRecord) else "not valid JSON"

@@ -11,13 +11,12 @@ topic, where each change is turned back into a user record:
 A delete's `before` carries the delete's own time: the writer stamps it first (see
 produce.STAMP_SQL).
 
-Kafka has no order across partitions and topics. Lines are ordered by the records' timestamps
-(set when produced), then topic, partition and offset: the order in which they reached Kafka,
-as near as it can be known.
+Kafka has no order across partitions and topics; see arrival_lines for the order used.
 """
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from pageviews.stack.config import StackConfig
+from pageviews.stack.produce import POSITION_HEADER
+from pageviews.stack.records import timestamp_ms
 
 USER_FIELDS = ("user_id", "age", "gender", "country", "subscription", "updated_at")
 
@@ -39,6 +40,7 @@ class KafkaRecord:
     timestamp_ms: int
     key: bytes | None
     value: bytes | None
+    position: tuple[int, int] | None = None  # (run, line) from write_lines, if it wrote it
 
 
 def read_topic(config: StackConfig, topic: str, timeout_s: float = 60.0) -> Iterator[KafkaRecord]:
@@ -83,7 +85,8 @@ def read_topic(config: StackConfig, topic: str, timeout_s: float = 60.0) -> Iter
             if offset < ends[partition]:
                 timestamp_ms = message.timestamp()[1]
                 key, value = message.key(), message.value()
-                yield KafkaRecord(topic, partition, offset, timestamp_ms, key, value)
+                position = _position(message.headers())
+                yield KafkaRecord(topic, partition, offset, timestamp_ms, key, value, position)
             if offset + 1 >= ends[partition]:
                 remaining.discard(partition)
     finally:
@@ -127,19 +130,59 @@ def user_line(value: bytes | None) -> str | None:
     return None
 
 
+def _position(headers: Any) -> tuple[int, int] | None:
+    for name, value in headers or []:
+        if name == POSITION_HEADER and isinstance(value, bytes):
+            run, _, line = value.decode().partition(":")
+            return int(run), int(line)
+    return None
+
+
+def _event_ms(line: str) -> int:
+    """The event time of an event line; invalid ones never lead (they move no watermark)."""
+    record = orjson.loads(line)
+    for field in ("event_timestamp", "login_timestamp"):
+        if isinstance(record, dict) and field in record:
+            return timestamp_ms(record[field]) or -1
+    return -1
+
+
 def arrival_lines(config: StackConfig) -> list[str]:
-    """Every page view, user session and user change in the stack, as input lines."""
+    """Every page view, user session and user change in the stack, as input lines.
+
+    Events come in input order (the position header), else in the order Kafka stamped them.
+    Users come through CDC, whose timestamps say little about when the change was written;
+    each change is placed just before the first event whose running-max event time reaches
+    its `updated_at`. So it is there before any page view it could join, and it moves the
+    watermark no earlier than the events around it would.
+    """
     topics = config.topics
-    keyed: list[tuple[int, int, int, int, str]] = []
-    sources = [(topics.users, "user"), (topics.pageviews, "pageview")]
-    sources.append((topics.sessions, "usersession"))
-    for rank, (topic, record_type) in enumerate(sources):
+    events: list[tuple[tuple[int, ...], str]] = []
+    for topic, record_type in ((topics.pageviews, "pageview"), (topics.sessions, "usersession")):
         for record in read_topic(config, topic):
-            if record_type == "user":
-                line = user_line(record.value)
+            line = None if record.value is None else event_line(record_type, record.value)
+            if line is None:
+                continue
+            if record.position is not None:
+                order: tuple[int, ...] = (0, *record.position)
             else:
-                line = None if record.value is None else event_line(record_type, record.value)
-            if line is not None:
-                keyed.append((record.timestamp_ms, rank, record.partition, record.offset, line))
-    keyed.sort()
-    return [entry[-1] for entry in keyed]
+                order = (1, record.timestamp_ms, record.partition, record.offset)
+            events.append((order, line))
+    events.sort()
+    running_max: list[int] = []
+    newest = -1
+    for _, line in events:
+        newest = max(newest, _event_ms(line))
+        running_max.append(newest)
+    placed: list[tuple[int, int, int, int, str]] = [
+        (index, 1, 0, 0, line) for index, (_, line) in enumerate(events)
+    ]
+    for record in read_topic(config, topics.users):
+        line = user_line(record.value)
+        if line is None:
+            continue
+        updated_ms = timestamp_ms(orjson.loads(line)["updated_at"]) or -1
+        index = bisect.bisect_left(running_max, updated_ms)
+        placed.append((index, 0, record.partition, record.offset, line))
+    placed.sort()
+    return [entry[-1] for entry in placed]
