@@ -26,7 +26,6 @@ from pageviews.stack import bench_flow, manager
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import EventProducer
 
-
 # The Flink job runs at a few hundred events/s on this machine (every page view updates its
 # live rows): more lines would take most of an hour.
 FLINK_BENCH_LINES = 20_000
