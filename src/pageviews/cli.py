@@ -48,7 +48,7 @@ DEFAULT_LIVE_RATE = 1_000.0
 BENCH_EVENTS = 5_000_000
 STACK_BENCH_EVENTS = 300_000
 LIVE_BENCH_RATE = 50_000.0
-STACK_LIVE_RATE = 2_000.0
+STACK_LIVE_RATE = 100.0
 _DATA_DIR_HELP = (
     "where records, state and results are kept (default: ./data, or $PAGEVIEWS_DATA_DIR)"
 )
