@@ -10,7 +10,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,26 +21,18 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from helpers import pageviews
-from pageviews.config import WindowConfig
 from pageviews.model import PAGEVIEW
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import flink, flink_job, kafka, manager
+from pageviews.stack import flink, flink_job, kafka
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import EventProducer, UserWriter, write_lines
-from pageviews.stack.records import InvalidRecord, timestamp_ms, validate
+from pageviews.stack.records import InvalidRecord, validate
 from pageviews.store.duckdb_store import DB_FILE
+from stack_helpers import SHORT_WINDOWS as WINDOWS
+from stack_helpers import in_order_user_changes, running_stack
 
 pytestmark = pytest.mark.timeout(1200)
 
-WINDOWS = WindowConfig(
-    lateness_ms=2_000,
-    tumbling_ms=5_000,
-    hopping_size_ms=10_000,
-    hopping_step_ms=5_000,
-    session_gap_ms=3_000,
-    user_session_gap_ms=3_000,
-    country_ms=5_000,
-)
 GENERATOR = GeneratorConfig(
     seed=7, events=3_000, users=40, lateness_ms=2_000, late_fraction=0.0, malformed_fraction=0.0
 )
@@ -49,12 +41,8 @@ SENTINEL_USER = 10**12  # written last to MariaDB: once CDC shows it, all user c
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
-    config = StackConfig.from_env(tmp_path_factory.mktemp("stack"))
-    try:
-        manager.up(config, say=lambda text: None)
+    with running_stack(tmp_path_factory, "stack") as config:
         yield config
-    finally:
-        manager.down(config, say=lambda text: None)
 
 
 def _read_topic(config: StackConfig, topic: str, idle_s: float = 4.0) -> list[tuple[Any, Any]]:
@@ -196,7 +184,7 @@ def dataset(
     stack: StackConfig, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[list[str], dict[str, set[tuple[Any, ...]]], str]:
     """Generated lines written to the stack (plus bad records), and the embedded results."""
-    lines = _in_order_users(generate_lines(GENERATOR))
+    lines = in_order_user_changes(generate_lines(GENERATOR))
     stats = write_lines(stack, lines)
     assert stats.produced > 2_000
     users = UserWriter(stack)
@@ -217,30 +205,6 @@ def dataset(
     _produce_raw(stack, stack.topics.pageviews, _bad_records(tag))
     _wait_for_sentinel(stack)
     return lines, _embedded(tmp_path_factory.mktemp("embedded"), lines), tag
-
-
-def _in_order_users(lines: Iterable[str]) -> list[str]:
-    """The lines without user changes older than a change of the same user before them.
-
-    Flink's versioned view drops such a version (docs/semantics.md, section 12); the embedded
-    engine uses it. Both get the same lines, so the comparison stays exact."""
-    newest: dict[int, int] = {}
-    kept = []
-    for line in lines:
-        try:
-            record = orjson.loads(line)
-            rtype = validate(record)
-        except (orjson.JSONDecodeError, InvalidRecord):
-            kept.append(line)
-            continue
-        if rtype.name == "user":
-            ms = timestamp_ms(record["updated_at"])
-            assert ms is not None
-            if ms < newest.get(record["user_id"], ms):
-                continue
-            newest[record["user_id"]] = ms
-        kept.append(line)
-    return kept
 
 
 def _bad_records(tag: str) -> list[bytes]:

@@ -24,6 +24,7 @@ from pageviews.store.duckdb_store import StoreError
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
 from pageviews.store.pinot_store import PinotStore, render
 from pageviews.store.result_columns import RESULT_TABLES
+from stack_helpers import running_stack
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -33,12 +34,8 @@ BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
-    config = StackConfig.from_env(tmp_path_factory.mktemp("pinot-stack"))
-    try:
-        manager.up(config, say=lambda text: None)
+    with running_stack(tmp_path_factory, "pinot-stack") as config:
         yield config
-    finally:
-        manager.down(config, say=lambda text: None)
 
 
 @pytest.fixture(scope="module")

@@ -27,18 +27,15 @@ from pageviews.stack.config import StackConfig
 from pageviews.stack.process import ServiceError
 from pageviews.stack.produce import EventProducer, UserWriter, write_lines
 from pageviews.stack.records import InvalidRecord, timestamp_ms, validate
+from stack_helpers import running_stack
 
 pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
-    config = StackConfig.from_env(tmp_path_factory.mktemp("stack"))
-    try:
-        manager.up(config, say=lambda text: None)
+    with running_stack(tmp_path_factory, "stack") as config:
         yield config
-    finally:
-        manager.down(config, say=lambda text: None)
 
 
 def _pageviews(n: int, tag: str) -> list[dict[str, Any]]:

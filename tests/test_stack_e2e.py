@@ -24,26 +24,18 @@ from pageviews.model import MAX_LINE_BYTES
 from pageviews.pipeline import RunOptions, run_pipeline
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.sources.inputs import InputSpec
-from pageviews.stack import manager
 from pageviews.stack.config import StackConfig
 from pageviews.stack.pinot_sync import pinot_store
 from pageviews.stack.readback import arrival_lines
-from pageviews.stack.records import InvalidRecord, timestamp_ms, validate
+from pageviews.stack.records import InvalidRecord, validate
 from pageviews.stack.run import run_on_stack
 from pageviews.store.clients import DuckDBFileStore
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
+from stack_helpers import SHORT_WINDOWS as WINDOWS
+from stack_helpers import in_order_user_changes, running_stack
 
 pytestmark = pytest.mark.timeout(1500)
 
-WINDOWS = WindowConfig(
-    lateness_ms=2_000,
-    tumbling_ms=5_000,
-    hopping_size_ms=10_000,
-    hopping_step_ms=5_000,
-    session_gap_ms=3_000,
-    user_session_gap_ms=3_000,
-    country_ms=5_000,
-)
 # Disorder within the lateness and no late page views: every window is decided the same way by
 # both runtimes (docs/semantics.md, section 12). Malformed lines are kept: dead letters.
 GENERATOR = GeneratorConfig(
@@ -59,37 +51,10 @@ WINDOW_TABLES = (
 )
 
 
-def in_order_user_changes(lines: Iterator[str]) -> list[str]:
-    """The lines without user changes older than one already seen for the same user.
-
-    Flink's versioned view drops those (docs/semantics.md, section 12); the embedded engine
-    keeps each at its own time. Leaving them out keeps the comparison exact."""
-    newest: dict[int, int] = {}
-    kept = []
-    for line in lines:
-        record: Any = None
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
-        if isinstance(record, dict) and record.get("type") == "user":
-            user, at = record.get("user_id"), timestamp_ms(record.get("updated_at"))
-            if isinstance(user, int) and at is not None:
-                if at < newest.get(user, at):
-                    continue
-                newest[user] = at
-        kept.append(line)
-    return kept
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
-    config = StackConfig.from_env(tmp_path_factory.mktemp("e2e-stack"))
-    try:
-        manager.up(config, say=lambda text: None)
+    with running_stack(tmp_path_factory, "e2e-stack") as config:
         yield config
-    finally:
-        manager.down(config, say=lambda text: None)
 
 
 @pytest.fixture(scope="module")
