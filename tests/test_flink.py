@@ -258,9 +258,6 @@ def test_bounded_job_matches_embedded_engine(
     assert any("'user_id' must be an integer" in r for r in reasons)
 
 
-# Known bug, kept visible: under load (2 cores shared with other stacks) the recovered job has
-# counted some hopping windows twice (issue #5 note, session 2). Reported as XFAIL/XPASS by -ra.
-@pytest.mark.xfail(reason="known: hopping may over-count after TaskManager loss under load")
 def test_taskmanager_killed_mid_job_same_results(
     stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
 ) -> None:

@@ -30,32 +30,45 @@ TS_PATTERN = (
 )
 
 
-def _json_value(path: str) -> str:
-    return f"JSON_VALUE(`raw`, '$.{path}')"
+# Page-view fields read by the job. Each is parsed out of the raw record once, in brackets so
+# that the JSON type survives: ["x"] is a string, [5] a number, [null] a null, and NULL means
+# absent (or the record is not JSON). Every check then reads these short texts: Flink parses
+# the whole record again for every JSON function call, dozens of times per record otherwise.
+PAGEVIEW_FIELDS = ("session_id", "user_id", "source", "event_timestamp")
 
 
-def _json_query(path: str) -> str:
-    # A scalar wrapped in brackets keeps its JSON type: ["x"] is a string, [5] a number.
+def wrapped_json(path: str) -> str:
+    """A field of the raw record as bracketed JSON text (one parse of the record)."""
     return f"JSON_QUERY(`raw`, '$.{path}' WITH CONDITIONAL ARRAY WRAPPER)"
 
 
-def is_string(path: str) -> str:
-    return f"({_json_query(path)} LIKE '[\"%')"
+def field_column(path: str) -> str:
+    """The column of view pageviews_json that holds wrapped_json(path)."""
+    return f"j_{path}"
 
 
-def is_integer(path: str) -> str:
+def _unwrapped(wrapped: str) -> str:
+    """The value inside the brackets as text (a parse of the short text only)."""
+    return f"JSON_VALUE({wrapped}, '$[0]')"
+
+
+def is_string(wrapped: str) -> str:
+    return f"({wrapped} LIKE '[\"%')"
+
+
+def is_integer(wrapped: str) -> str:
     return (
-        f"(REGEXP({_json_query(path)}, '^\\[-?[0-9]{{1,19}}\\]$') "
-        f"AND TRY_CAST({_json_value(path)} AS BIGINT) IS NOT NULL)"
+        f"(REGEXP({wrapped}, '^\\[-?[0-9]{{1,19}}\\]$') "
+        f"AND TRY_CAST({_unwrapped(wrapped)} AS BIGINT) IS NOT NULL)"
     )
 
 
-def timestamp_ms(path: str) -> str:
+def timestamp_ms(wrapped: str) -> str:
     """Epoch ms of a timestamp field (string or integer epoch ms), or NULL if unparseable.
 
     The date and time are checked by a round trip through DATE_FORMAT, since TO_TIMESTAMP and
     UNIX_TIMESTAMP accept e.g. 2026-02-30 by rolling it over."""
-    v = _json_value(path)
+    v = _unwrapped(wrapped)
     local = f"REPLACE(SUBSTR({v}, 1, 19), 'T', ' ')"
     fraction = f"REGEXP_EXTRACT({v}, '{TS_PATTERN}', 1)"
     zone = f"COALESCE(REGEXP_EXTRACT({v}, '{TS_PATTERN}', 2), '')"
@@ -71,8 +84,8 @@ def timestamp_ms(path: str) -> str:
         "AS BIGINT), 0)"
     )
     return (
-        f"(CASE WHEN {is_integer(path)} THEN TRY_CAST({v} AS BIGINT) "
-        f"WHEN {is_string(path)} AND REGEXP({v}, '{TS_PATTERN}') "
+        f"(CASE WHEN {is_integer(wrapped)} THEN TRY_CAST({v} AS BIGINT) "
+        f"WHEN {is_string(wrapped)} AND REGEXP({v}, '{TS_PATTERN}') "
         f"AND DATE_FORMAT(TO_TIMESTAMP({local}), 'yyyy-MM-dd HH:mm:ss') = {local} "
         f"THEN UNIX_TIMESTAMP({local}, 'yyyy-MM-dd HH:mm:ss') * 1000 + {millis} - {offset_ms} "
         "END)"
@@ -80,39 +93,50 @@ def timestamp_ms(path: str) -> str:
 
 
 def event_ms_in_range() -> str:
-    """The page view's event time in ms if valid and within range, else 0 (for the watermark)."""
-    ms = timestamp_ms("event_timestamp")
+    """The page view's event time in ms if valid and not too far ahead, else 0 (watermark).
+
+    A computed column of the source table, so it cannot use the parsed columns of the view,
+    and each mention of `ms` parses the record again. Times before 2000 need no test: they
+    are invalid, but too old to move the watermark (a running max) anyway."""
+    ms = timestamp_ms(wrapped_json("event_timestamp"))
     return (
-        f"COALESCE(CASE WHEN {ms} BETWEEN {MIN_EVENT_MS} AND "
-        f"UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS} THEN {ms} END, 0)"
+        f"COALESCE(CASE WHEN {ms} <= UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS} "
+        f"THEN {ms} END, 0)"
     )
 
 
+def pageview_json_columns() -> str:
+    return ",\n  ".join(f"{wrapped_json(path)} AS {field_column(path)}" for path in PAGEVIEW_FIELDS)
+
+
 def pageview_reason() -> str:
-    """The first problem of a raw page view, or NULL if it is valid (as the embedded rules)."""
+    """The first problem of a raw page view, or NULL if it is valid (as the embedded rules).
+
+    Reads the columns of view pageviews_json."""
     sources = ", ".join(f"'{s}'" for s in SOURCES if _SOURCES.match(s))
-    ms = timestamp_ms("event_timestamp")
+    ms = timestamp_ms(field_column("event_timestamp"))
     checks = [
         ("`raw` IS NULL OR TRIM(`raw`) = ''", "empty line"),
         ("CHAR_LENGTH(`raw`) > 65536", "line is over the 64 KiB limit"),
-        ("NOT (`raw` IS JSON OBJECT)", "not valid JSON or not a JSON object"),
+        ("NOT is_object", "not valid JSON or not a JSON object"),
     ]
-    for field in ("session_id", "user_id", "source", "event_timestamp"):
-        missing = f"{_json_query(field)} IS NULL OR {_json_query(field)} = '[null]'"
+    for field in PAGEVIEW_FIELDS:
+        column = field_column(field)
+        missing = f"{column} IS NULL OR {column} = '[null]'"
         checks.append((missing, f"missing or null field '{field}'"))
         if field == "session_id":
-            checks.append((f"NOT {is_string(field)}", "field 'session_id' must be a string"))
+            checks.append((f"NOT {is_string(column)}", "field 'session_id' must be a string"))
         elif field == "user_id":
             checks.append(
                 (
-                    f"NOT {is_integer(field)} OR TRY_CAST({_json_value(field)} AS BIGINT) < 0",
+                    f"NOT {is_integer(column)} OR TRY_CAST({_unwrapped(column)} AS BIGINT) < 0",
                     "field 'user_id' must be an integer within 64 bits, >= 0",
                 )
             )
         elif field == "source":
             checks.append(
                 (
-                    f"NOT {is_string(field)} OR {_json_value(field)} NOT IN ({sources})",
+                    f"NOT {is_string(column)} OR {_unwrapped(column)} NOT IN ({sources})",
                     f"field 'source' must be one of {', '.join(SOURCES)}",
                 )
             )
@@ -127,6 +151,27 @@ def pageview_reason() -> str:
             )
     whens = " ".join(f"WHEN {cond} THEN {_literal(reason)}" for cond, reason in checks)
     return f"(CASE {whens} END)"
+
+
+def pageview_values() -> str:
+    """The typed fields of a valid page view, from the columns of view pageviews_json."""
+    return (
+        f"{_unwrapped(field_column('session_id'))} AS session_id,\n"
+        f"  CAST({_unwrapped(field_column('user_id'))} AS BIGINT) AS user_id,\n"
+        f"  {_unwrapped(field_column('source'))} AS source"
+    )
+
+
+# Live jobs only: a partition with no record for this long stops holding the watermark back.
+# Users change rarely, so their topic goes idle soon. Page view partitions get a long timeout:
+# a partition that only lags behind (backpressure) and is taken for idle lets the watermark
+# jump ahead of it, which makes its page views late. Replays need none: they end with +inf.
+USERS_IDLE_MS = 10_000
+PAGEVIEWS_IDLE_MS = 60_000
+
+
+def _idle_timeout(ms: int) -> str:
+    return f"'scan.watermark.idle-timeout' = '{ms} ms',"
 
 
 def _literal(text: str) -> str:
@@ -167,6 +212,8 @@ def parameters(
         "group_id": group_id,
         # At the end of a bounded read the sources emit a final +inf watermark: all is final.
         "bounded": "'scan.bounded.mode' = 'latest-offset'," if bounded else "",
+        "pageviews_idle": "" if bounded else _idle_timeout(PAGEVIEWS_IDLE_MS),
+        "users_idle": "" if bounded else _idle_timeout(USERS_IDLE_MS),
         "pageviews_topic": _check_topic(t.pageviews),
         "users_topic": _check_topic(t.users),
         "cleaned_users_topic": _check_topic(t.results[0]),
@@ -184,12 +231,19 @@ def parameters(
         "hop_step": _interval(windows.hopping_step_ms),
         "hop_size_ms": str(windows.hopping_size_ms),
         "hop_step_ms": str(windows.hopping_step_ms),
-        "hop_offsets": ", ".join(str(k) for k in range(hops)),
+        # The starts of the hopping windows that hold a page view, from its own column: an
+        # array of constants would be planned as a Values source joined (with state) to the
+        # stream, and re-joined after a failover.
+        "hop_starts": ", ".join(
+            f"hop_last_start - {k * windows.hopping_step_ms}" for k in range(hops)
+        ),
         "session_gap": _interval(windows.session_gap_ms),
         "user_session_gap": _interval(windows.user_session_gap_ms),
         "country": _interval(windows.country_ms),
         "country_ms": str(windows.country_ms),
+        "pageview_json_columns": pageview_json_columns(),
         "pageview_reason": pageview_reason(),
+        "pageview_values": pageview_values(),
         "event_ms_in_range": event_ms_in_range(),
     }
 

@@ -35,6 +35,7 @@ CREATE TEMPORARY TABLE users_in (
   'properties.group.id' = '{{group_id}}',
   'scan.startup.mode' = 'earliest-offset',
   {{bounded}}
+  {{users_idle}}
   'format' = 'json',
   'json.ignore-parse-errors' = 'true'
 );

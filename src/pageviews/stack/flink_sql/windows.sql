@@ -15,10 +15,9 @@ UNION ALL
 SELECT 'pageview_country', country_start, `raw`, event_partition, event_offset
 FROM pageviews_windows WHERE country_start + {{country_ms}} - 1 <= wm_ms
 UNION ALL
-SELECT 'pageview_hopping', hop_last_start - k * {{hop_step_ms}}, `raw`, event_partition,
-  event_offset
-FROM pageviews_windows CROSS JOIN UNNEST(ARRAY[{{hop_offsets}}]) AS h(k)
-WHERE hop_last_start - k * {{hop_step_ms}} + {{hop_size_ms}} - 1 <= wm_ms
+SELECT 'pageview_hopping', hop_start, `raw`, event_partition, event_offset
+FROM pageviews_windows CROSS JOIN UNNEST(ARRAY[{{hop_starts}}]) AS h(hop_start)
+WHERE hop_start + {{hop_size_ms}} - 1 <= wm_ms
 UNION ALL
 SELECT 'pageview_session', t_ms, `raw`, event_partition, event_offset
 FROM pageviews_windows WHERE t_ms <= wm_ms
@@ -55,10 +54,10 @@ SELECT
 FROM TABLE(HOP(TABLE hopping_in, DESCRIPTOR(ts), {{hop_step}}, {{hop_size}}))
 GROUP BY window_start, window_end, source
 UNION ALL
-SELECT hop_last_start - k * {{hop_step_ms}}, source, COUNT(*), COUNT(DISTINCT user_id), 0
-FROM hopping_in CROSS JOIN UNNEST(ARRAY[{{hop_offsets}}]) AS h(k)
-WHERE hop_last_start - k * {{hop_step_ms}} + {{hop_size_ms}} - 1 > wm_ms
-GROUP BY hop_last_start - k * {{hop_step_ms}}, source;
+SELECT hop_start, source, COUNT(*), COUNT(DISTINCT user_id), 0
+FROM hopping_in CROSS JOIN UNNEST(ARRAY[{{hop_starts}}]) AS h(hop_start)
+WHERE hop_start + {{hop_size_ms}} - 1 > wm_ms
+GROUP BY hop_start, source;
 
 -- Country: join each page view that is not late with its user as of its event time. The join
 -- emits a page view once the watermark reaches it, so the country table lags by the lateness.
