@@ -168,3 +168,62 @@ def test_fast_validity_agrees_with_the_reasons_on_generated_input() -> None:
     assert "(reason pending)" not in reasons and "invalid record" not in reasons
     # Every malformed kind the generator makes is caught, with a reason.
     assert sum(reason is not None for reason in reasons) >= 900
+
+
+# Accepted by the precise checks only: the fast path must leave them to those.
+ACCEPTED_EDGE_LINES = [
+    '{"type":"pageview","session_id":"a\\"b","user_id":-0,"source":"Inbox",'
+    '"event_timestamp":"2026-01-01T02:00:01+02:00"}',
+    '{"type":"page\\u0076iew","session_id":"s","user_id":7,"source":"Inb\\u006fx",'
+    '"event_timestamp":"2026-01-01 00:00:01 UTC"}',
+    ' {"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000}',
+    '{"type":"pageview","op":5,"session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000}',
+    '{"type":"usersession","session_id":"s","user_id":1,"user_name":"a\\u00e9",'
+    '"login_timestamp":"2026-01-01T00:00:01.5Z","device":"Mobile"}',
+    '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01+99:00"}',
+]
+# Refused, each in a way that looks almost right.
+REFUSED_EDGE_LINES = [
+    '{"type":"pageview","session_id":"s","user_id":1e3,"source":"Inbox",'
+    '"event_timestamp":1767225601000}',
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1.767225601e12}',
+    '{"type":"pageview","session_id":7,"user_id":7,"source":"Inbox","event_timestamp":1}',
+    '{"type":"user","op":"upsert","user_id":1,"age":"7","updated_at":1767225601000}',
+    '{"type":["pageview"],"session_id":"s","user_id":7,"source":"Inbox","event_timestamp":1}',
+]
+
+
+def test_fast_path_gives_the_precise_result() -> None:
+    """Lines the fast path accepts get exactly the values the precise checks give; it leaves
+    every other line to them, so whole batches come out the same either way."""
+    from pageviews.engine.validate import precise_select
+    from pageviews.sources.generator import GeneratorConfig, generate_lines
+
+    edges = ACCEPTED_EDGE_LINES + REFUSED_EDGE_LINES
+    lines = edges + list(
+        generate_lines(GeneratorConfig(seed=9, events=5_000, malformed_fraction=0.2))
+    )
+    fast = _parse(lines)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register(
+        "lines_arrow",
+        pa.table(
+            {
+                "seq": pa.array(range(len(lines)), pa.int64()),
+                "line": pa.array(lines, pa.string()),
+                "pre_reason": pa.array([None] * len(lines), pa.string()),
+            }
+        ),
+    )
+    query = "SELECT reason, record_type, op, user_id, event_time_ms FROM ({}) ORDER BY seq"
+    precise = con.execute(
+        query.format(precise_select("lines_arrow")), {"received_ms": RECEIVED_MS}
+    ).fetchall()
+    assert fast == precise
+    reasons = [row[0] for row in fast[: len(edges)]]
+    assert reasons[: len(ACCEPTED_EDGE_LINES)] == [None] * len(ACCEPTED_EDGE_LINES)
+    assert None not in reasons[len(ACCEPTED_EDGE_LINES) :]

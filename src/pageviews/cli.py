@@ -106,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR), help=_DATA_DIR_HELP)
     run.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
     _add_dashboard_options(run)
-    run.add_argument("--batch-lines", type=int, default=100_000, help="max lines per batch")
+    run.add_argument(
+        "--batch-lines",
+        type=int,
+        default=RunOptions.batch_lines,
+        help="max lines per batch (default %(default)s)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.add_argument("--threads", type=int, help="DuckDB worker threads (default: all cores)")
     run.add_argument("--stats-json", type=Path, help="write run statistics to this file")

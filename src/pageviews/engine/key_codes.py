@@ -26,6 +26,9 @@ class KeyCodes:
 
     def encode(self, names: pa.Array | pa.ChunkedArray) -> I64:
         """Codes of a string array without nulls."""
+        if not len(names):
+            # Combining no chunks costs a quarter of a second the first time (pyarrow set-up).
+            return np.zeros(0, np.int64)
         encoded = pc.dictionary_encode(names)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()

@@ -1,12 +1,13 @@
 """Vectorized validation: a batch of raw lines becomes typed records or dead letters.
 
-Every check is derived from the record model, rendered once into one SQL statement, and run
-over the whole batch at a time (a Python loop per line would cap throughput far below the bar).
-Only model constants are rendered into the SQL; input values are only ever column references.
+Every check is derived from the record model, rendered once into SQL, and run over the whole
+batch at a time (a Python loop per line would cap throughput far below the bar). Only model
+constants are rendered into the SQL; input values are only ever column references.
 
-Each line is parsed once, by json_transform into a struct whose fields hold the raw JSON text
-of each value (`"Inbox"`, `42`, `1.5`, NULL when absent or null). Types are then read from
-that text: a string starts with a quote, an integer is a number without `.`, `e` or `E`.
+Two paths: the fast one (engine/fast_validate.py) accepts the plain lines that make up almost
+all input; the precise checks here decide the rest and give each bad line its reason. Here a
+line is parsed once, by json_transform into a struct whose fields hold the raw JSON text of
+each value, and types are read from that text (engine/json_values.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from functools import cache
 
 import duckdb
 
+from pageviews.engine import json_values as jv
+from pageviews.engine.fast_validate import PENDING, fast_select
 from pageviews.model import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
@@ -39,56 +42,8 @@ OUTPUT_COLUMNS: dict[str, Field] = {
     field.column_name: field for rtype in RECORD_TYPES for field in rtype.fields
 }
 
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _raw(name: str) -> str:
-    """Column with a field's raw JSON text; NULL when the key is absent or the value is null."""
-    return f"raw_{name}"
-
-
-def _raw_sql(name: str) -> str:
-    """As VARCHAR: casting the JSON type itself would read '"7"' as the integer 7."""
-    return f"CAST(j.{name} AS VARCHAR) AS {_raw(name)}"
-
-
-def _is_string(name: str) -> str:
-    return f"starts_with({_raw(name)}, '\"')"
-
-
-def _string(name: str) -> str:
-    """A string field's value; only strings with escapes pay for a second parse."""
-    raw = _raw(name)
-    return (
-        f"CASE WHEN NOT {_is_string(name)} THEN NULL "
-        f"WHEN strpos({raw}, '\\') > 0 THEN json_extract_string({raw}, '$') "
-        f"ELSE {raw}[2:-2] END"
-    )
-
-
-def _integer(name: str) -> str:
-    """An integer field's value: NULL for non-numbers, fractions, exponents and overflow.
-
-    The cast rounds "1.5" to 2, so text with a fraction or an exponent is refused first.
-    """
-    raw = _raw(name)
-    return f"CASE WHEN NOT regexp_matches({raw}, '[.eE]') THEN TRY_CAST({raw} AS BIGINT) END"
-
-
-def _timestamp_ms(name: str) -> str:
-    """Epoch ms of a timestamp field (a string in an accepted format, or integer ms).
-
-    The cast accepts more shapes than we do (a bare date, say), so the string must first look
-    like "YYYY-MM-DD?HH:MM:SS..." (a LIKE pattern: far cheaper than a regular expression).
-    """
-    raw = _raw(name)
-    return (
-        f"CASE WHEN {raw} LIKE '\"____-__-_____:__:__%' "
-        f"THEN epoch_ms(TRY_CAST({raw}[2:-2] AS TIMESTAMPTZ)) "
-        f"ELSE {_integer(name)} END"
-    )
+_quote = jv.quote
+_raw = jv.raw
 
 
 def _typed(field: Field) -> str:
@@ -98,10 +53,10 @@ def _typed(field: Field) -> str:
 
 def _typed_sql(field: Field) -> str:
     if field.kind is Kind.TIMESTAMP:
-        return f"({_timestamp_ms(field.name)}) AS {_typed(field)}"
+        return f"({jv.timestamp_ms(field.name)}) AS {_typed(field)}"
     if field.kind is Kind.INTEGER:
-        return f"({_integer(field.name)}) AS {_typed(field)}"
-    return f"({_string(field.name)}) AS {_typed(field)}"
+        return f"({jv.integer(field.name)}) AS {_typed(field)}"
+    return f"({jv.string(field.name)}) AS {_typed(field)}"
 
 
 Check = tuple[str, str]  # (SQL condition that makes a line invalid, SQL reason text)
@@ -218,46 +173,21 @@ def _reason_sql() -> str:
     return "CASE " + "\n ".join(branches) + " END"
 
 
-@cache
-def _valid_sql() -> str:
-    """TRUE exactly where _reason_sql() is NULL: the same checks, without the messages.
-
-    Composing reasons costs far more than testing conditions, so the common case (every line
-    valid) skips them. A condition that is NULL does not fire, as in a CASE.
-    """
-
-    def none_fire(checks: list[Check]) -> str:
-        return "NOT (" + " OR ".join(f"coalesce({c}, FALSE)" for c, _ in checks) + ")"
-
-    per_type = " ".join(
-        f"WHEN {_record_condition(rtype)} THEN "
-        + none_fire([c for field in rtype.fields for c in _field_checks(field)])
-        for rtype in RECORD_TYPES
-    )
-    return f"({none_fire(_type_checks())} AND CASE {per_type} ELSE FALSE END)"
-
-
 def _column_sql(field: Field) -> str:
     sql_type = "INTEGER" if field.name == "age" else field.duckdb_type
     return f"CAST({_typed(field)} AS {sql_type}) AS {field.column_name}"
 
 
-# Marks an invalid line until its reason is filled in (by the second, rarer statement).
-_PENDING_REASON = "(reason pending)"
-
-
 def _typed_lines_sql(lines: str) -> str:
     """CTEs from a table of lines (seq, line, pre_reason) to one typed row per line."""
-    raws = ", ".join(_raw_sql(key) for key in _KEYS)
+    raws = ", ".join(jv.raw_sql(key) for key in _KEYS)
     typed = ",\n ".join(_typed_sql(field) for field in OUTPUT_COLUMNS.values())
     return f"""
 WITH shape AS (
-    -- Decide JSON-ness first: json_* functions raise on malformed input. The common case, a
-    -- line that starts with "{{", is settled with one cheap test and one validation.
+    -- Decide JSON-ness first: json_* functions raise on malformed input.
     SELECT seq, line,
         CASE WHEN pre_reason IS NOT NULL THEN pre_reason
              WHEN strlen(line) > {MAX_LINE_BYTES} THEN 'line is over the 64 KiB limit'
-             WHEN starts_with(line, '{{') AND json_valid(line) THEN NULL
              WHEN trim(line) = '' THEN 'empty line'
              WHEN NOT json_valid(line) THEN 'not valid JSON'
              WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object but ' || CASE
@@ -276,26 +206,16 @@ WITH shape AS (
     SELECT seq, shape_reason, {raws} FROM parsed
 ), typed AS (
     SELECT *,
-        {_string("type")} AS record_type,
-        {_string("op")} AS op,
+        {jv.string("type")} AS record_type,
+        {jv.string("op")} AS op,
         {typed}
     FROM fields
 )"""  # noqa: S608 - only model constants are rendered; input values stay column references
 
 
 @cache
-def validation_sql() -> str:
-    """SQL that reads temp table batch_lines(seq, line, pre_reason) into batch_parsed.
-
-    An invalid object gets the placeholder reason; reasons_sql() then says why.
-    """
-    return f"""
-CREATE OR REPLACE TEMP TABLE batch_parsed AS
-{_validated_select()}"""  # noqa: S608 - only model constants are rendered
-
-
-@cache
-def _validated_select() -> str:
+def precise_select(lines: str) -> str:
+    """Rows of batch_parsed for a table of lines, each bad line with its first reason."""
     columns = ",\n ".join(_column_sql(field) for field in OUTPUT_COLUMNS.values())
     # Each type's own event-time field: another type's field in the same line is ignored.
     event_time = (
@@ -309,11 +229,9 @@ def _validated_select() -> str:
         + " END"
     )
     return f"""
-{_typed_lines_sql("batch_lines")}
+{_typed_lines_sql(lines)}
 SELECT seq,
-    CASE WHEN shape_reason IS NOT NULL THEN shape_reason
-         WHEN {_valid_sql()} THEN NULL
-         ELSE {_quote(_PENDING_REASON)} END AS reason,
+    coalesce(shape_reason, {_reason_sql()}) AS reason,
     record_type, op,
     {columns},
     {event_time} AS event_time_ms
@@ -321,69 +239,54 @@ FROM typed
 """  # noqa: S608 - only model constants are rendered; input values stay column references
 
 
-@cache
-def reasons_sql() -> str:
-    """SQL that fills in the reason of every line that validation_sql() marked pending."""
-    return _REASONS_UPDATE.format(source=f"({_reasons_select()})")
-
-
-@cache
-def _reasons_select() -> str:
-    marker = _quote(_PENDING_REASON)
-    pending = (
-        "(SELECT l.* FROM batch_lines l JOIN batch_parsed p USING (seq) "  # noqa: S608
-        f"WHERE p.reason = {marker})"
-    )
-    return f"""{_typed_lines_sql(pending)}
-SELECT seq, {_reason_sql()} AS reason FROM typed"""  # noqa: S608 - model constants only
-
-
-_REASONS_UPDATE = """
-UPDATE batch_parsed SET reason = coalesce(why.reason, 'invalid record')
-FROM {source} why
-WHERE batch_parsed.seq = why.seq
-"""
-_VALIDATED_MACRO = "pageviews_validated_lines"
-_REASONS_MACRO = "pageviews_invalid_line_reasons"
+# The lines the fast path left pending, for the precise checks.
+_PENDING_LINES = f"""
+CREATE OR REPLACE TEMP TABLE batch_pending_lines AS
+SELECT * FROM batch_lines
+WHERE seq IN (SELECT seq FROM batch_parsed WHERE reason = {_quote(PENDING)})
+"""  # noqa: S608 - a model constant only
+_FAST_MACRO = "pageviews_fast_lines"
+_PRECISE_MACRO = "pageviews_precise_lines"
 
 
 def define_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Keep both statements as table macros on this connection (outside any transaction).
+    """Keep both selects as table macros on this connection (outside any transaction).
 
-    Their SQL is large: parsing it again for every batch costs several milliseconds each, a
-    fixed cost that small, fresh batches feel.
+    Their SQL is large: parsing it again for every batch costs milliseconds each, a fixed cost
+    that small, fresh batches feel.
     """
     # A macro's tables must exist when it is made; every batch replaces them.
     con.execute(
         "CREATE TEMP TABLE IF NOT EXISTS batch_lines (seq BIGINT, line VARCHAR, pre_reason VARCHAR)"
     )
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS batch_pending_lines AS FROM batch_lines LIMIT 0")
     for name, select in (
-        (_VALIDATED_MACRO, _validated_select()),
-        (_REASONS_MACRO, _reasons_select()),
+        (_FAST_MACRO, fast_select("batch_lines")),
+        (_PRECISE_MACRO, precise_select("batch_pending_lines")),
     ):
         body = select.replace("$received_ms", "received_ms")
         con.execute(f"CREATE OR REPLACE TEMP MACRO {name}(received_ms) AS TABLE {body}")
-        if name == _VALIDATED_MACRO:
-            con.execute(f"CREATE TEMP TABLE IF NOT EXISTS batch_parsed AS FROM {name}(0) LIMIT 0")
 
 
 def parse_batch(con: duckdb.DuckDBPyConnection, received_ms: int, *, macros: bool = False) -> None:
-    """Fill temp table batch_parsed from temp table batch_lines.
+    """Fill temp table batch_parsed from temp table batch_lines: the fast path first, then the
+    precise checks for the lines it left pending.
 
     With `macros`, use the ones define_macros() made on this connection: the same SQL.
     """
     params = {"received_ms": received_ms}
-    if macros:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE batch_parsed AS FROM {_VALIDATED_MACRO}($received_ms)",
-            params,
-        )
-    else:
-        con.execute(validation_sql(), params)
+    fast = f"{_FAST_MACRO}($received_ms)" if macros else f"({fast_select('batch_lines')})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE batch_parsed AS FROM {fast}", params)
     [(pending,)] = con.execute(
-        "SELECT count(*) FROM batch_parsed WHERE reason = ?", [_PENDING_REASON]
+        "SELECT count(*) FROM batch_parsed WHERE reason = ?", [PENDING]
     ).fetchall()
-    if pending and macros:
-        con.execute(_REASONS_UPDATE.format(source=f"{_REASONS_MACRO}($received_ms)"), params)
-    elif pending:
-        con.execute(reasons_sql(), params)
+    if not pending:
+        return
+    con.execute(_PENDING_LINES)
+    con.execute("DELETE FROM batch_parsed WHERE reason = ?", [PENDING])
+    precise = (
+        f"{_PRECISE_MACRO}($received_ms)"
+        if macros
+        else f"({precise_select('batch_pending_lines')})"
+    )
+    con.execute(f"INSERT INTO batch_parsed FROM {precise}", params)

@@ -1,0 +1,73 @@
+"""SQL that reads a typed value from a field's raw JSON text, shared by both validation paths.
+
+A field's raw text (column raw_<name>) is its JSON value as written: `"Inbox"`, `42`, `1.5`;
+NULL when the key is absent or the value is null. A string starts with a quote; an integer is
+a number without `.`, `e` or `E`. Only model constants are rendered into this SQL.
+"""
+
+from __future__ import annotations
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def raw(name: str) -> str:
+    """Column with a field's raw JSON text."""
+    return f"raw_{name}"
+
+
+def raw_sql(name: str) -> str:
+    """From struct j of JSON values. As VARCHAR: casting JSON itself would read '"7"' as 7."""
+    return f"CAST(j.{name} AS VARCHAR) AS {raw(name)}"
+
+
+def is_string(name: str) -> str:
+    return f"starts_with({raw(name)}, '\"')"
+
+
+def is_plain_string(name: str) -> str:
+    """A string without escapes: its value is its text between the quotes."""
+    return f"({is_string(name)} AND NOT contains({raw(name)}, '\\'))"
+
+
+def string(name: str) -> str:
+    """A string field's value; only strings with escapes pay for a second parse."""
+    text = raw(name)
+    return (
+        f"CASE WHEN NOT {is_string(name)} THEN NULL "
+        f"WHEN contains({text}, '\\') THEN json_extract_string({text}, '$') "
+        f"ELSE {text}[2:-2] END"
+    )
+
+
+def integer(name: str) -> str:
+    """An integer field's value: NULL for non-numbers, fractions, exponents and overflow.
+
+    The cast rounds "1.5" to 2 and reads "1e3", so such text is refused first (three
+    `contains` cost less than one regular expression).
+    """
+    text = raw(name)
+    return (
+        f"CASE WHEN NOT (contains({text}, '.') OR contains({text}, 'e') "
+        f"OR contains({text}, 'E')) THEN TRY_CAST({text} AS BIGINT) END"
+    )
+
+
+def timestamp_ms(name: str) -> str:
+    """Epoch ms of a timestamp field (a string in an accepted format, or integer ms).
+
+    The cast accepts more shapes than we do (a bare date, say), so the string must first look
+    like "YYYY-MM-DD?HH:MM:SS..." (a LIKE pattern: far cheaper than a regular expression).
+    The reference shape, with nothing after the seconds, has no zone: it is UTC whichever way
+    it is cast, and a TIMESTAMP cast costs less than the time-zone aware TIMESTAMPTZ one that
+    every other shape (fractions, Z, offsets, zone names) needs.
+    """
+    text = raw(name)
+    return (
+        f"CASE WHEN {text} LIKE '\"____-__-_____:__:__\"' "
+        f"THEN epoch_ms(TRY_CAST({text}[2:-2] AS TIMESTAMP)) "
+        f"WHEN {text} LIKE '\"____-__-_____:__:__%' "
+        f"THEN epoch_ms(TRY_CAST({text}[2:-2] AS TIMESTAMPTZ)) "
+        f"ELSE {integer(name)} END"
+    )
