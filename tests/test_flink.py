@@ -207,6 +207,22 @@ def dataset(
     return lines, _embedded(tmp_path_factory.mktemp("embedded"), lines), tag
 
 
+def _own_topics(stack: StackConfig, suffix: str) -> StackConfig:
+    """The stack with fresh page-view, result, late and dead-letter topics (users shared)."""
+    t = stack.topics
+    topics = replace(
+        t,
+        pageviews=f"{t.pageviews}-{suffix}",
+        results=tuple(f"{r}-{suffix}" for r in t.results),
+        user_sessions=f"{t.user_sessions}-{suffix}",
+        late_events=f"{t.late_events}-{suffix}",
+        dead_letters=f"{t.dead_letters}-{suffix}",
+    )
+    config = replace(stack, topics=topics)
+    kafka.ensure_topics(config)
+    return config
+
+
 def _bad_records(tag: str) -> list[bytes]:
     def pageview(**fields: Any) -> bytes:
         base = {"session_id": tag, "user_id": 1, "source": "Inbox"}
@@ -265,17 +281,7 @@ def test_taskmanager_killed_mid_job_same_results(
 
     The page views go to fresh topics, with fresh result topics; the users (CDC) are shared."""
     lines, expected, tag = dataset
-    t = stack.topics
-    topics = replace(
-        t,
-        pageviews=f"{t.pageviews}-kill",
-        results=tuple(f"{r}-kill" for r in t.results),
-        user_sessions=f"{t.user_sessions}-kill",
-        late_events=f"{t.late_events}-kill",
-        dead_letters=f"{t.dead_letters}-kill",
-    )
-    config = replace(stack, topics=topics)
-    kafka.ensure_topics(config)
+    config = _own_topics(stack, "kill")
     producer = EventProducer(config)
     for line in lines:
         try:
@@ -303,3 +309,66 @@ def test_taskmanager_killed_mid_job_same_results(
     history = flink.rest(config, "GET", f"/jobs/{job_id}/exceptions")["exceptionHistory"]
     assert history["entries"], "the job never noticed the lost TaskManager"
     _assert_same(expected, _flink_results(config))
+
+
+def test_late_page_view_goes_to_late_topic_and_is_not_counted(stack: StackConfig) -> None:
+    """A live job: once every partition's watermark has passed a window, a page view for it
+    lands in the late topic (one row per view and window it missed) and in no count; the job
+    keeps running and still counts the page view that follows on time."""
+    config = _own_topics(stack, "late")
+    tag = uuid.uuid4().hex
+    job_id = flink_job.submit_job(config, WINDOWS, bounded=False, group_id=f"late-{tag}")
+    try:
+        base_ms = 1_767_225_600_000  # 2026-01-01 00:00:00, a tumbling boundary
+        producer = Producer({"bootstrap.servers": config.bootstrap, "acks": "all"})
+
+        def send(partition: int, session: str, t_ms: int) -> None:
+            value = {
+                "session_id": session,
+                "user_id": 1,
+                "source": "Inbox",
+                "event_timestamp": t_ms,
+            }
+            producer.produce(config.topics.pageviews, orjson.dumps(value), partition=partition)
+
+        # Every partition reaches 100 s, so W = 100 s - lateness (2 s) everywhere.
+        for partition in range(config.topics.partitions):
+            send(partition, f"{tag}-early", base_ms + 100_000)
+        assert producer.flush(30) == 0
+        tumbling = config.topics.results[2]
+        deadline = time.monotonic() + 300
+        while not any(
+            v.get("window_start") == base_ms + 100_000 for v in _upserted(config, tumbling)
+        ):
+            assert time.monotonic() < deadline, "the early page views were never counted"
+            time.sleep(2)
+        time.sleep(2)  # a few watermark intervals (200 ms) after they were processed
+        send(0, f"{tag}-late", base_ms + 1_000)  # windows [0, 5 s), [-5 s, 5 s), [0, 10 s)
+        send(1, f"{tag}-on-time", base_ms + 99_000)
+        assert producer.flush(30) == 0
+
+        late: set[tuple[str, int]] = set()
+        while time.monotonic() < deadline:
+            late = {
+                (v["view"], v["window_start"])
+                for _k, v in _read_topic(config, config.topics.late_events)
+                if f"{tag}-late" in v["raw"]
+            }
+            if len(late) >= 6:
+                break
+            time.sleep(2)
+        assert late == {
+            ("pageview_tumbling", base_ms),
+            ("pageview_country", base_ms),
+            ("pageview_hopping", base_ms - 5_000),
+            ("pageview_hopping", base_ms),
+            ("pageview_session", base_ms + 1_000),
+            ("user_sessions", base_ms + 1_000),
+        }
+        assert flink_job.job_status(config, job_id) == "RUNNING"
+        rows = _upserted(config, tumbling)
+        assert not [r for r in rows if r["window_start"] == base_ms], rows
+        on_time = [r for r in rows if r["window_start"] == base_ms + 95_000]
+        assert [r["pageview_count"] for r in on_time] == [1], rows
+    finally:
+        flink_job.cancel_job(config, job_id)
