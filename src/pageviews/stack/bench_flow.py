@@ -149,21 +149,59 @@ def _visible_since(store: PinotStore, since_ms: int) -> int:
     return int(value or 0)
 
 
+def _send_paced(
+    producer: EventProducer, count: int, rate: float, tag: str, event_ms: int | None = None
+) -> list[float]:
+    """Send `count` page views at `rate` (event time: now, or `event_ms`); when each went."""
+    sent_at: list[float] = []
+    started = time.monotonic()
+    for i in range(count):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(
+            {
+                "type": "pageview",
+                "session_id": f"{tag}{i}",
+                "user_id": i % 1000,
+                "source": ("Homepage", "Inbox", "External")[i % 3],
+                "event_timestamp": int(time.time() * 1000) if event_ms is None else event_ms,
+            }
+        )
+        sent_at.append(time.monotonic())
+    producer.flush()
+    return sent_at
+
+
+def _wait_counted(store: PinotStore, since_ms: int, count: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _visible_since(store, since_ms) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Pinot did not count {count:,} page views in {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
 def freshness(
     config: StackConfig, windows: WindowConfig, rate: float, seconds: float, say: Say
 ) -> dict[str, Any]:
-    """Produce wall-clock page views at `rate`; poll Pinot until each one is counted."""
+    """Produce wall-clock page views at `rate`; poll Pinot until each one is counted.
+
+    First the same load, dated in an older window, warms the job up: a new job spends tens
+    of seconds generating and compiling code, then runs slowly until the JVM has compiled the
+    hot paths. Freshness measures the running job, not that start-up."""
     job_id = live_job(config, windows, say)
     store = pinot_store(config)
     # The live job first reads what the topics already hold; start once it has caught up.
     say("waiting for the live job to catch up with the topics")
     wait_caught_up(config, timeout_s=600)
     since_ms = int(time.time() * 1000) // windows.tumbling_ms * windows.tumbling_ms
-    _wait_until_counting(config, store, since_ms - 2 * windows.tumbling_ms, say)
     count = int(rate * seconds)
     run_tag = f"bench-{since_ms}-"  # marks this run's page views, to find their late rows
-    sent_at: list[float] = []
     producer = EventProducer(config)
+    say(f"warming the job up: {count:,} page views at {rate:,.0f}/s, in an older window")
+    warmup_ms = since_ms - 2 * windows.tumbling_ms
+    _send_paced(producer, count, rate, f"{run_tag}warmup-", warmup_ms)
+    _wait_counted(store, warmup_ms, count, timeout_s=600)
     polls: list[tuple[float, int]] = []
     done = threading.Event()
 
@@ -175,23 +213,7 @@ def freshness(
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     say(f"producing {count:,} page views at {rate:,.0f}/s")
-    started = time.monotonic()
-    for i in range(count):
-        delay = started + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        now_ms = int(time.time() * 1000)
-        producer.send(
-            {
-                "type": "pageview",
-                "session_id": f"{run_tag}{i}",
-                "user_id": i % 1000,
-                "source": ("Homepage", "Inbox", "External")[i % 3],
-                "event_timestamp": now_ms,
-            }
-        )
-        sent_at.append(time.monotonic())
-    producer.flush()
+    sent_at = _send_paced(producer, count, rate, run_tag)
     deadline = time.monotonic() + 120
     while (not polls or polls[-1][1] < count) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -212,36 +234,14 @@ def freshness(
     return {
         "target_rate": rate,
         "events": count,
+        "warmup_events": count,
         "seen_in_pinot": len(delays),
         "late_rows": late_rows,
         "p50_s": round(percentile(delays, 0.50), 3),
         "p99_s": round(percentile(delays, 0.99), 3),
-        "measures": "produce to Kafka -> counted in Pinot's pageview_tumbling (live row)",
+        "measures": "produce to Kafka -> counted in Pinot's pageview_tumbling (live row), "
+        "after a warm-up of the same load",
     }
-
-
-def _wait_until_counting(config: StackConfig, store: PinotStore, warmup_ms: int, say: Say) -> None:
-    """Send one page view in an older window and wait until Pinot counts it.
-
-    A new job spends its first tens of seconds generating and compiling code; freshness
-    measures a running job, not that start-up. The older window keeps it out of the count."""
-    say("waiting for the live job to count a first page view")
-    producer = EventProducer(config)
-    producer.send(
-        {
-            "type": "pageview",
-            "session_id": f"bench-warmup-{warmup_ms}",
-            "user_id": 0,
-            "source": "Homepage",
-            "event_timestamp": warmup_ms,
-        }
-    )
-    producer.flush()
-    deadline = time.monotonic() + 600
-    while _visible_since(store, warmup_ms) < 1:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the live Flink job did not count a page view within 10 minutes")
-        time.sleep(0.5)
 
 
 class _TimedPinot(PinotStore):
