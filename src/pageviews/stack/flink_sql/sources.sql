@@ -1,5 +1,6 @@
 -- Raw page views: one STRING per record, so that bad records can be told apart in SQL.
--- A record's event time is 0 unless its event_timestamp is valid; so only a record whose other
+-- A record's event time is 0 unless its event_timestamp parses and is at most a day ahead
+-- (older than 2000 is kept: too old to move the watermark). So only a record whose other
 -- fields are bad can still move the watermark (cheaper than validating twice per record).
 CREATE TEMPORARY TABLE pageviews_in (
   `raw` STRING,
