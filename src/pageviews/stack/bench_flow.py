@@ -200,7 +200,8 @@ def freshness(
     producer = EventProducer(config)
     say(f"warming the job up: {count:,} page views at {rate:,.0f}/s, in an older window")
     warmup_ms = since_ms - 2 * windows.tumbling_ms
-    _send_paced(producer, count, rate, f"{run_tag}warmup-", warmup_ms)
+    # A tag of its own: late_rows below counts only the measured page views.
+    _send_paced(producer, count, rate, f"warmup-{since_ms}-", warmup_ms)
     _wait_counted(store, warmup_ms, count, timeout_s=600)
     polls: list[tuple[float, int]] = []
     done = threading.Event()
