@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from pageviews.config import END_OF_INPUT_MS, WindowConfig
 from pageviews.engine.processor import Batch, BatchResult, Engine
 from pageviews.sources.inputs import InputSpec, Pacer, Position, open_chunks
@@ -80,24 +82,36 @@ ProgressCallback = Callable[[RunStats], None]
 class _Pending:
     """Lines taken from the input but not committed yet."""
 
-    lines: list[str] = field(default_factory=list)
-    reasons: list[str | None] = field(default_factory=list)
-    has_reasons: bool = False
+    line_parts: list[pa.StringArray] = field(default_factory=list)
+    reason_parts: list[pa.StringArray | None] = field(default_factory=list)
+    count: int = 0
     arrivals: list[tuple[float, int]] = field(default_factory=list)
     started: float = 0.0
 
     def add(
         self, chunk: LineChunk, start: int, stop: int, arrivals: list[tuple[float, int]]
     ) -> None:
-        if not self.lines:
+        if not self.count:
             self.started = time.monotonic()
-        self.lines.extend(chunk.lines[start:stop])
-        if chunk.pre_reasons is not None:
-            self.has_reasons = True
-            self.reasons.extend(chunk.pre_reasons[start:stop])
-        else:
-            self.reasons.extend([None] * (stop - start))
+        self.line_parts.append(chunk.lines[start:stop])
+        reasons = chunk.pre_reasons
+        self.reason_parts.append(None if reasons is None else reasons[start:stop])
+        self.count += stop - start
         self.arrivals.extend(arrivals)
+
+    def lines(self) -> pa.StringArray:
+        return pa.concat_arrays(self.line_parts) if self.line_parts else pa.array([], pa.string())
+
+    def reasons(self) -> pa.StringArray | None:
+        """Null for each line without a reason; None when no line has one."""
+        if all(part is None for part in self.reason_parts):
+            return None
+        return pa.concat_arrays(
+            [
+                pa.nulls(len(lines), pa.string()) if reasons is None else reasons
+                for lines, reasons in zip(self.line_parts, self.reason_parts, strict=True)
+            ]
+        )
 
 
 # Bump when the layout or meaning of engine state changes: old state must not be resumed.
@@ -187,7 +201,7 @@ class _Loop:
                     return
                 # Never more than fits in the batch: --batch-lines is an upper bound.
                 wanted = min(
-                    len(chunk.lines) - offset, self.options.batch_lines - len(pending.lines)
+                    len(chunk.lines) - offset, self.options.batch_lines - pending.count
                 )
                 take = pacer.allowance(wanted)
                 # Caught up: no line is due beyond these. Until then, a paced batch keeps
@@ -206,7 +220,7 @@ class _Loop:
                 if self._due(pending, caught_up):
                     self._commit(pending, position)
                     pending = _Pending()
-                elif self.options.input.is_live and not pending.lines:
+                elif self.options.input.is_live and not pending.count:
                     self._maybe_tick(last_line_at, position)
         if should_stop():
             self._commit(pending, position)
@@ -222,9 +236,9 @@ class _Loop:
             start = Position(chunk.bytes_end, chunk.lines_end)
 
     def _due(self, pending: _Pending, caught_up: bool) -> bool:
-        if len(pending.lines) >= self.options.batch_lines:
+        if pending.count >= self.options.batch_lines:
             return True
-        if self.paced and caught_up and pending.lines:
+        if self.paced and caught_up and pending.count:
             return (time.monotonic() - pending.started) * 1000 >= self.options.flush_ms
         return False
 
@@ -243,7 +257,7 @@ class _Loop:
         end_of_input: bool = False,
         tick_ms: int | None = None,
     ) -> None:
-        if not pending.lines and not end_of_input and tick_ms is None:
+        if not pending.count and not end_of_input and tick_ms is None:
             return
         meta: dict[str, object] = {"position": asdict(position)}
         if end_of_input:
@@ -251,8 +265,8 @@ class _Loop:
             meta["ended"] = True
         result = self.engine.process(
             Batch(
-                lines=pending.lines,
-                pre_reasons=pending.reasons if pending.has_reasons else None,
+                lines=pending.lines(),
+                pre_reasons=pending.reasons(),
                 received_ms=int(time.time() * 1000),
                 tick_ms=tick_ms,
                 position=meta,
@@ -263,7 +277,7 @@ class _Loop:
     def _record(self, result: BatchResult, pending: _Pending) -> None:
         committed = time.monotonic()
         stats = self.stats
-        stats.lines += len(pending.lines)
+        stats.lines += pending.count
         stats.accepted += result.accepted
         stats.dead += result.dead
         stats.batches += 1

@@ -44,26 +44,34 @@ class OpenWindows:
         users: I64,
         ages: I64 | None = None,
         has_age: Bools | None = None,
+        counts: I64 | None = None,
     ) -> None:
-        """Count page views (one row each) into fixed windows [ws, ws + size)."""
+        """Count page views into fixed windows [ws, ws + size): one row each, or `counts` page
+        views per row."""
         if not len(key):
             return
         packer = Packer([[self.key, key], [self.ws, ws]])
         packed = packer.pack(key, ws)
         if ages is None or has_age is None:
-            ordered = np.sort(packed)
-            starts = _starts_of_runs(ordered)
-            counts = np.diff(np.append(starts, len(ordered)))
+            if counts is None:
+                ordered = np.sort(packed)
+                starts = _starts_of_runs(ordered)
+                window_counts = np.diff(np.append(starts, len(ordered)))
+            else:
+                order = np.argsort(packed)
+                ordered = packed[order]
+                starts = _starts_of_runs(ordered)
+                window_counts = np.add.reduceat(counts[order], starts)
             age_sum = age_n = np.zeros(len(starts), np.int64)
         else:
             order = np.argsort(packed)
             ordered = packed[order]
             starts = _starts_of_runs(ordered)
-            counts = np.diff(np.append(starts, len(ordered)))
+            window_counts = np.diff(np.append(starts, len(ordered)))
             age_sum = np.add.reduceat(np.where(has_age, ages, 0)[order], starts)
             age_n = np.add.reduceat(has_age[order].astype(np.int64), starts)
         new_key, new_ws = packer.unpack(ordered[starts])
-        self._merge(packer, new_key, new_ws, new_ws + size, counts, age_sum, age_n)
+        self._merge(packer, new_key, new_ws, new_ws + size, window_counts, age_sum, age_n)
         if self.count_users:
             self.add_users(key, ws, users)
 

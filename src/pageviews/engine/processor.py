@@ -39,10 +39,10 @@ from pageviews.store.schema import RAW_COLUMNS, RAW_TABLE_TYPES
 class Batch:
     """Input lines in arrival order, with an optional watermark tick after them."""
 
-    lines: list[str]
+    lines: pa.StringArray
     received_ms: int
     # A reason decided before parsing (for example, bytes that are not UTF-8), per line.
-    pre_reasons: list[str | None] | None = None
+    pre_reasons: pa.StringArray | None = None
     tick_ms: int | None = None
     # Where the input stands after this batch, saved atomically with its results.
     position: dict[str, object] = field(default_factory=dict)
@@ -130,13 +130,14 @@ class Engine:
 
     def _load_lines(self, batch: Batch, first_seq: int) -> pa.Array:
         n = len(batch.lines)
-        pre = batch.pre_reasons if batch.pre_reasons is not None else [None] * n
-        lines = pa.array(batch.lines, pa.string())
+        lines = batch.lines
         table = pa.table(
             {
                 "seq": pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64)),
                 "line": lines,
-                "pre_reason": pa.array(pre, pa.string()),
+                "pre_reason": (
+                    pa.nulls(n, pa.string()) if batch.pre_reasons is None else batch.pre_reasons
+                ),
             }
         )
         self.con.register("batch_lines_arrow", table)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pyarrow as pa
+
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.sources.jsonl import LineChunk, read_line_chunks
 
@@ -85,7 +87,7 @@ def open_chunks(
             if not batch:
                 return
             number += len(batch)
-            yield LineChunk(batch, None, bytes_end=0, lines_end=number)
+            yield LineChunk(pa.array(batch, pa.string()), None, bytes_end=0, lines_end=number)
 
 
 class Pacer:

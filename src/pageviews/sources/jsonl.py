@@ -1,8 +1,10 @@
 """Read JSONL input as chunks of lines, with the byte and line position after each chunk.
 
-Lines are decoded in bulk; a chunk that is not valid UTF-8 falls back to per-line decoding, and
-only the bad lines are flagged. A line longer than the 64 KiB limit is cut while it is read, so
-one huge line cannot exhaust memory: it arrives truncated, flagged as oversize.
+A chunk's lines are one Arrow string array: a clean block of input (valid UTF-8, no CR, no byte
+order mark, no oversize line) becomes one without a Python object per line. Any other block is
+decoded line by line, and only its bad lines are flagged. A line longer than the 64 KiB limit is
+cut while it is read, so one huge line cannot exhaust memory: it arrives truncated, flagged as
+oversize.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
+import pyarrow as pa
+
 from pageviews.model import MAX_LINE_BYTES
 
 READ_BYTES = 1 << 22  # 4 MiB per read
@@ -18,9 +23,9 @@ READ_BYTES = 1 << 22  # 4 MiB per read
 
 @dataclass
 class LineChunk:
-    lines: list[str]
-    # None for a good line, else why it is bad before any parsing (dead-letter reason).
-    pre_reasons: list[str | None] | None
+    lines: pa.StringArray
+    # Null for a good line, else why it is bad before any parsing (dead-letter reason).
+    pre_reasons: pa.StringArray | None
     bytes_end: int  # byte offset just after the last line of this chunk
     lines_end: int  # number of lines read so far, this chunk included
 
@@ -103,7 +108,48 @@ def read_line_chunks(
             yield chunk
 
 
-def _decode_block(block: bytes) -> tuple[list[str], list[str | None] | None]:
+def _decode_block(block: bytes) -> tuple[pa.StringArray, pa.StringArray | None]:
+    """A block of whole lines (without its last newline) as arrays of lines and reasons."""
+    clean = _clean_block_array(block)
+    if clean is not None:
+        return clean, None
+    lines, reasons = _decode_text_block(block)
+    return _arrays(lines, reasons)
+
+
+def _clean_block_array(block: bytes) -> pa.StringArray | None:
+    """The lines of a block that needs no tidying, as one array; None if it needs some."""
+    if b"\r" in block or b"\xef\xbb\xbf" in block:
+        return None
+    data = np.frombuffer(block, np.uint8)
+    is_newline = data == ord("\n")
+    ends = np.flatnonzero(is_newline)  # the newline after each line but the last
+    # Line i spans [ends[i-1] + 1, ends[i]) of the block, i.e. [ends[i-1] + 1 - i, ends[i] - i)
+    # of the block without its newlines.
+    offsets = np.empty(len(ends) + 2, np.int64)
+    offsets[0] = 0
+    offsets[1:-1] = ends - np.arange(len(ends))
+    offsets[-1] = len(data) - len(ends)
+    if np.diff(offsets).max() > MAX_LINE_BYTES or offsets[-1] >= 2**31:
+        return None
+    text = data[~is_newline] if len(ends) else data
+    lines = pa.StringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text)
+    )
+    try:
+        lines.validate(full=True)  # UTF-8
+    except pa.ArrowInvalid:
+        return None
+    return lines
+
+
+def _arrays(
+    lines: list[str], reasons: list[str | None] | None
+) -> tuple[pa.StringArray, pa.StringArray | None]:
+    return pa.array(lines, pa.string()), None if reasons is None else pa.array(reasons, pa.string())
+
+
+def _decode_text_block(block: bytes) -> tuple[list[str], list[str | None] | None]:
     """Decode a block of whole lines at once; only the few lines that need tidying (a CR, a
     byte order mark, bytes that are not UTF-8, a possibly oversize line) go line by line.
 
@@ -148,7 +194,7 @@ def _make_chunk(
     if not raw_lines:
         return None
     raw_lines = [_tidy(line) for line in raw_lines]
-    lines, reasons = _decode(raw_lines)
+    lines, reasons = _arrays(*_decode(raw_lines))
     return LineChunk(lines, reasons, bytes_end, lines_end)
 
 
