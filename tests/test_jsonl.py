@@ -29,7 +29,9 @@ def _reasons(chunks: list[jsonl.LineChunk]) -> list[str | None]:
         reason
         for chunk in chunks
         for reason in (
-            [None] * len(chunk.lines) if chunk.pre_reasons is None else chunk.pre_reasons.to_pylist()
+            [None] * len(chunk.lines)
+            if chunk.pre_reasons is None
+            else chunk.pre_reasons.to_pylist()
         )
     ]
 

@@ -5,30 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from pageviews.engine.validate import parse_batch
+from pageviews.engine.parse import parse_batch
 
 RECEIVED_MS = 1_795_000_000_000  # 2026-11-18
 PV = '"type":"pageview","session_id":"s1","user_id":7,"source":"Inbox"'
+SOME_COLUMNS = "reason, record_type, op, user_id, event_time_ms"
 
 
-def _parse(lines: list[str], pre: list[str | None] | None = None) -> list[tuple[Any, ...]]:
+def _parse(
+    lines: list[str], pre: list[str | None] | None = None, columns: str = SOME_COLUMNS
+) -> list[tuple[Any, ...]]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    table = pa.table(
-        {
-            "seq": pa.array(range(len(lines)), pa.int64()),
-            "line": pa.array(lines, pa.string()),
-            "pre_reason": pa.array(pre or [None] * len(lines), pa.string()),
-        }
-    )
-    con.register("batch_lines", table)
-    parse_batch(con, RECEIVED_MS)
-    return con.execute(
-        "SELECT reason, record_type, op, user_id, event_time_ms FROM batch_parsed ORDER BY seq"
-    ).fetchall()
+    reasons = None if pre is None else pa.array(pre, pa.string())
+    parse_batch(con, pa.array(lines, pa.string()), reasons, 0, RECEIVED_MS)
+    query = f"SELECT {columns} FROM batch_parsed ORDER BY seq"  # noqa: S608 - test constants
+    return con.execute(query).fetchall()
 
 
 @pytest.mark.parametrize(
@@ -176,13 +172,21 @@ ACCEPTED_EDGE_LINES = [
     '"event_timestamp":"2026-01-01T02:00:01+02:00"}',
     '{"type":"page\\u0076iew","session_id":"s","user_id":7,"source":"Inb\\u006fx",'
     '"event_timestamp":"2026-01-01 00:00:01 UTC"}',
-    ' {"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
-    '"event_timestamp":1767225601000}',
     '{"type":"pageview","op":5,"session_id":"s","user_id":7,"source":"Inbox",'
     '"event_timestamp":1767225601000}',
     '{"type":"usersession","session_id":"s","user_id":1,"user_name":"a\\u00e9",'
     '"login_timestamp":"2026-01-01T00:00:01.5Z","device":"Mobile"}',
     '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01+99:00"}',
+    '{"type":"user","op":"delete","user_id":1,"updated_at":1767225601000,"age":5}',
+    '{"type":"pageview","session_id":"s","user_id":1234567890123456789,"source":"Inbox",'
+    '"event_timestamp":1767225601000}',
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox","event_timestamp":'
+    '"2026-01-01 00:00:01.1234567"}',
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox","extra":[1,{"a":true}],'
+    '"event_timestamp":1767225601000}',
+    # DuckDB's JSON reader allows a trailing comma.
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000,}',
 ]
 # Refused, each in a way that looks almost right.
 REFUSED_EDGE_LINES = [
@@ -193,20 +197,33 @@ REFUSED_EDGE_LINES = [
     '{"type":"pageview","session_id":7,"user_id":7,"source":"Inbox","event_timestamp":1}',
     '{"type":"user","op":"upsert","user_id":1,"age":"7","updated_at":1767225601000}',
     '{"type":["pageview"],"session_id":"s","user_id":7,"source":"Inbox","event_timestamp":1}',
+    '{"type":"pageview","session_id":"s","user_id":07,"source":"Inbox",'
+    '"event_timestamp":1767225601000}',
+    '{"type":"pageview","session_id":"s\tx","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000}',
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000} x',
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":"2026-02-29 00:00:00"}',
+]
+
+# Timestamps, each a shape the scan reads itself or one it must leave to the precise checks.
+TIMESTAMPS = [
+    f"{date}{separator}{time}{fraction}{zone}"
+    for date in ("2026-01-01", "2024-02-29", "2025-12-31", "2026-02-29", "2026-13-01")
+    for separator in (" ", "T", "t", "_")
+    for time in ("00:00:00", "23:59:59", "12:34:56", "24:00:00", "12:60:00", "12:00:60")
+    for fraction in ("", ".5", ".123", ".123456", ".1234567", ".")
+    for zone in ("", "Z", "z", "+02:00", "-05:30", "+14:00", "+15:00", "+02", "+0200", " UTC")
 ]
 
 
-def test_fast_path_gives_the_precise_result() -> None:
-    """Lines the fast path accepts get exactly the values the precise checks give; it leaves
-    every other line to them, so whole batches come out the same either way."""
+def _all_columns_both_ways(lines: list[str]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every column of batch_parsed: through the scan first, and through the precise checks
+    alone."""
     from pageviews.engine.validate import precise_select
-    from pageviews.sources.generator import GeneratorConfig, generate_lines
 
-    edges = ACCEPTED_EDGE_LINES + REFUSED_EDGE_LINES
-    lines = edges + list(
-        generate_lines(GeneratorConfig(seed=9, events=5_000, malformed_fraction=0.2))
-    )
-    fast = _parse(lines)
+    both = _parse(lines, columns="*")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.register(
@@ -219,11 +236,53 @@ def test_fast_path_gives_the_precise_result() -> None:
             }
         ),
     )
-    query = "SELECT reason, record_type, op, user_id, event_time_ms FROM ({}) ORDER BY seq"
-    precise = con.execute(
-        query.format(precise_select("lines_arrow")), {"received_ms": RECEIVED_MS}
-    ).fetchall()
-    assert fast == precise
-    reasons = [row[0] for row in fast[: len(edges)]]
+    query = f"SELECT * FROM ({precise_select('lines_arrow')}) ORDER BY seq"  # noqa: S608
+    precise = con.execute(query, {"received_ms": RECEIVED_MS}).fetchall()
+    return both, precise
+
+
+def test_fast_path_gives_the_precise_result() -> None:
+    """Lines the fast path accepts get exactly the values the precise checks give; it leaves
+    every other line to them, so whole batches come out the same either way."""
+    from pageviews.sources.generator import GeneratorConfig, generate_lines
+
+    edges = ACCEPTED_EDGE_LINES + REFUSED_EDGE_LINES
+    lines = edges + list(
+        generate_lines(GeneratorConfig(seed=9, events=5_000, malformed_fraction=0.2))
+    )
+    both, precise = _all_columns_both_ways(lines)
+    assert both == precise
+    reasons = [row[1] for row in both[: len(edges)]]
     assert reasons[: len(ACCEPTED_EDGE_LINES)] == [None] * len(ACCEPTED_EDGE_LINES)
     assert None not in reasons[len(ACCEPTED_EDGE_LINES) :]
+
+
+def test_timestamps_read_by_the_scan_equal_the_precise_ones() -> None:
+    lines = ["{" + PV + f',"event_timestamp":"{timestamp}"' + "}" for timestamp in TIMESTAMPS] + [
+        '{"type":"user","op":"upsert","user_id":1,"age":null,"gender":"F","country":null,'
+        f'"updated_at":"{timestamp}"' + "}"
+        for timestamp in TIMESTAMPS[::7]
+    ]
+    both, precise = _all_columns_both_ways(lines)
+    assert both == precise
+    assert sum(row[1] is None for row in both) > len(TIMESTAMPS) // 10
+
+
+def test_the_scan_takes_plain_lines_in_any_key_order_and_spacing() -> None:
+    """The fast path is not only for the generator's exact layout."""
+    from pageviews.engine.line_scan import scan
+
+    lines = pa.array(
+        [
+            '{ "source" : "Inbox", "event_timestamp": 1767225601000 ,"user_id":7,'
+            ' "type":"pageview","session_id":"é-1", "other": null}',
+            '\t{"type":"user","op":"upsert","user_id":1,"updated_at":"2026-01-01T00:00:01.5Z"}\r',
+            '{"type":"usersession","session_id":"","user_id":0,"user_name":"ü",'
+            '"login_timestamp":"2026-01-01 00:00:01","device":"Tablet","op":null}',
+        ],
+        pa.string(),
+    )
+    scanned = scan(lines, np.zeros(len(lines), np.bool_), RECEIVED_MS)
+    assert scanned.accepted.tolist() == [True, True, True]
+    both, precise = _all_columns_both_ways(lines.to_pylist())
+    assert both == precise

@@ -200,9 +200,7 @@ class _Loop:
                     self._commit(pending, position)
                     return
                 # Never more than fits in the batch: --batch-lines is an upper bound.
-                wanted = min(
-                    len(chunk.lines) - offset, self.options.batch_lines - pending.count
-                )
+                wanted = min(len(chunk.lines) - offset, self.options.batch_lines - pending.count)
                 take = pacer.allowance(wanted)
                 # Caught up: no line is due beyond these. Until then, a paced batch keeps
                 # taking the backlog, so batches grow with load instead of falling behind.

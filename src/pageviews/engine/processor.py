@@ -1,7 +1,7 @@
 """One micro-batch, end to end, in one transaction.
 
 Order within a batch (the same order record-at-a-time processing implies):
-  1. validate lines; store accepted records and dead letters
+  1. validate lines (engine/parse.py); store accepted records and dead letters
   2. watermark per seq
   3. page views: late rows out; tumbling/hopping counted; country views wait; sessions merged
   4. waiting country views whose time W has reached are joined and counted
@@ -23,12 +23,13 @@ from pageviews.config import WindowConfig
 from pageviews.engine.batch_rows import LateRows, PageViews, ints
 from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
 from pageviews.engine.fixed_windows import assign_fixed_windows
+from pageviews.engine.parse import parse_batch
 from pageviews.engine.publish import publish
 from pageviews.engine.sessions import apply_sessions
 from pageviews.engine.state import STATE_DDL
 from pageviews.engine.state_store import load_state, save_state
 from pageviews.engine.user_versions import absorb_batch_versions, stage_batch_versions
-from pageviews.engine.validate import define_macros, parse_batch
+from pageviews.engine.validate import define_macros
 from pageviews.engine.watermark import BatchWatermarks, WatermarkState, compute_batch_watermarks
 from pageviews.model import MAX_LINE_BYTES
 from pageviews.store.duckdb_store import Meta
@@ -82,8 +83,9 @@ class Engine:
         tick = None if batch.tick_ms is None else (first_seq + len(batch.lines), batch.tick_ms)
         con.execute("BEGIN TRANSACTION")
         try:
-            lines = self._load_lines(batch, first_seq)
-            parse_batch(con, batch.received_ms, macros=True)
+            parse_batch(
+                con, batch.lines, batch.pre_reasons, first_seq, batch.received_ms, macro=True
+            )
             counts = self._store_records(batch.received_ms, tick)
             records = con.sql(
                 "SELECT seq, event_time_ms, record_type = 'pageview' AS is_pageview, user_id, "
@@ -101,7 +103,7 @@ class Engine:
             self._process_pageviews(records, w_at, steps, late)
             watermark_ms = steps.state.watermark_ms(self.config.lateness_ms)
             absorb_batch_versions(con, cut_ms=watermark_ms - self.config.country_ms)
-            self._insert_late_rows(late, lines, first_seq)
+            self._insert_late_rows(late, batch.lines, first_seq)
             publish(con, self.state, watermark_ms)
             save_state(con, self.state, first_seq, watermark_ms)
             next_seq = first_seq + len(batch.lines) + (tick is not None)
@@ -128,30 +130,13 @@ class Engine:
             seconds=time.perf_counter() - started,
         )
 
-    def _load_lines(self, batch: Batch, first_seq: int) -> pa.Array:
-        n = len(batch.lines)
-        lines = batch.lines
-        table = pa.table(
-            {
-                "seq": pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64)),
-                "line": lines,
-                "pre_reason": (
-                    pa.nulls(n, pa.string()) if batch.pre_reasons is None else batch.pre_reasons
-                ),
-            }
-        )
-        self.con.register("batch_lines_arrow", table)
-        self.con.execute("CREATE OR REPLACE TEMP TABLE batch_lines AS FROM batch_lines_arrow")
-        self.con.unregister("batch_lines_arrow")
-        return lines
-
     def _store_records(self, received_ms: int, tick: tuple[int, int] | None) -> tuple[int, int]:
         con = self.con
         con.execute(
             """
             INSERT INTO dead_letters
             SELECT left(l.line, $max_bytes), p.reason, make_timestamptz($received * 1000), seq
-            FROM batch_parsed p JOIN batch_lines l USING (seq) WHERE p.reason IS NOT NULL
+            FROM batch_parsed p JOIN batch_pending_lines l USING (seq) WHERE p.reason IS NOT NULL
             """,
             {"received": received_ms, "max_bytes": MAX_LINE_BYTES},
         )

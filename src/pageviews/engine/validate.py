@@ -4,10 +4,10 @@ Every check is derived from the record model, rendered once into SQL, and run ov
 batch at a time (a Python loop per line would cap throughput far below the bar). Only model
 constants are rendered into the SQL; input values are only ever column references.
 
-Two paths: the fast one (engine/fast_validate.py) accepts the plain lines that make up almost
-all input; the precise checks here decide the rest and give each bad line its reason. Here a
-line is parsed once, by json_transform into a struct whose fields hold the raw JSON text of
-each value, and types are read from that text (engine/json_values.py).
+Two paths: the fast one (engine/line_scan.py) accepts the plain lines that make up almost all
+input; the precise checks here decide the rest and give each bad line its reason. Here a line is
+parsed once, by json_transform into a struct whose fields hold the raw JSON text of each value,
+and types are read from that text (engine/json_values.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from functools import cache
 import duckdb
 
 from pageviews.engine import json_values as jv
-from pageviews.engine.fast_validate import PENDING, fast_select
 from pageviews.model import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
@@ -239,54 +238,27 @@ FROM typed
 """  # noqa: S608 - only model constants are rendered; input values stay column references
 
 
-# The lines the fast path left pending, for the precise checks.
-_PENDING_LINES = f"""
-CREATE OR REPLACE TEMP TABLE batch_pending_lines AS
-SELECT * FROM batch_lines
-WHERE seq IN (SELECT seq FROM batch_parsed WHERE reason = {_quote(PENDING)})
-"""  # noqa: S608 - a model constant only
-_FAST_MACRO = "pageviews_fast_lines"
 _PRECISE_MACRO = "pageviews_precise_lines"
 
 
 def define_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Keep both selects as table macros on this connection (outside any transaction).
+    """Keep the precise select as a table macro on this connection (outside any transaction).
 
-    Their SQL is large: parsing it again for every batch costs milliseconds each, a fixed cost
-    that small, fresh batches feel.
+    Its SQL is large: parsing it again for every batch costs milliseconds, a fixed cost that
+    small, fresh batches feel.
     """
     # A macro's tables must exist when it is made; every batch replaces them.
     con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS batch_lines (seq BIGINT, line VARCHAR, pre_reason VARCHAR)"
+        "CREATE TEMP TABLE IF NOT EXISTS batch_pending_lines "
+        "(seq BIGINT, line VARCHAR, pre_reason VARCHAR)"
     )
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS batch_pending_lines AS FROM batch_lines LIMIT 0")
-    for name, select in (
-        (_FAST_MACRO, fast_select("batch_lines")),
-        (_PRECISE_MACRO, precise_select("batch_pending_lines")),
-    ):
-        body = select.replace("$received_ms", "received_ms")
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}(received_ms) AS TABLE {body}")
+    body = precise_select("batch_pending_lines").replace("$received_ms", "received_ms")
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {_PRECISE_MACRO}(received_ms) AS TABLE {body}")
 
 
-def parse_batch(con: duckdb.DuckDBPyConnection, received_ms: int, *, macros: bool = False) -> None:
-    """Fill temp table batch_parsed from temp table batch_lines: the fast path first, then the
-    precise checks for the lines it left pending.
-
-    With `macros`, use the ones define_macros() made on this connection: the same SQL.
-    """
-    params = {"received_ms": received_ms}
-    fast = f"{_FAST_MACRO}($received_ms)" if macros else f"({fast_select('batch_lines')})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE batch_parsed AS FROM {fast}", params)
-    [(pending,)] = con.execute(
-        "SELECT count(*) FROM batch_parsed WHERE reason = ?", [PENDING]
-    ).fetchall()
-    if not pending:
-        return
-    con.execute(_PENDING_LINES)
-    con.execute("DELETE FROM batch_parsed WHERE reason = ?", [PENDING])
-    precise = (
-        f"{_PRECISE_MACRO}($received_ms)"
-        if macros
-        else f"({precise_select('batch_pending_lines')})"
-    )
-    con.execute(f"INSERT INTO batch_parsed FROM {precise}", params)
+def precise_rows(*, macro: bool) -> str:
+    """What to select FROM for the rows of temp table batch_pending_lines; the caller binds
+    $received_ms. With `macro`, use the one define_macros() made."""
+    if macro:
+        return f"{_PRECISE_MACRO}($received_ms)"
+    return f"({precise_select('batch_pending_lines')})"
