@@ -10,21 +10,30 @@ import pyarrow as pa
 import pytest
 
 from pageviews.engine.parse import parse_batch
+from pageviews.engine.validate import OUTPUT_COLUMNS
 
 RECEIVED_MS = 1_795_000_000_000  # 2026-11-18
 PV = '"type":"pageview","session_id":"s1","user_id":7,"source":"Inbox"'
 SOME_COLUMNS = "reason, record_type, op, user_id, event_time_ms"
+ALL_COLUMNS = ", ".join(["seq", "reason", "record_type", "op", *OUTPUT_COLUMNS, "event_time_ms"])
 
 
 def _parse(
     lines: list[str], pre: list[str | None] | None = None, columns: str = SOME_COLUMNS
 ) -> list[tuple[Any, ...]]:
+    """Rows of every line, valid or not, in line order: a valid one has reason NULL."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     reasons = None if pre is None else pa.array(pre, pa.string())
-    parse_batch(con, pa.array(lines, pa.string()), reasons, 0, RECEIVED_MS)
-    query = f"SELECT {columns} FROM batch_parsed ORDER BY seq"  # noqa: S608 - test constants
-    return con.execute(query).fetchall()
+    parsed = parse_batch(con, pa.array(lines, pa.string()), reasons, 0, RECEIVED_MS)
+    con.register("valid_arrow", parsed.valid)
+    rows = "SELECT NULL::VARCHAR AS reason, * FROM valid_arrow"
+    if parsed.dead:
+        rows += " UNION ALL BY NAME SELECT * FROM batch_precise WHERE reason IS NOT NULL"
+    query = f"SELECT {columns} FROM ({rows}) ORDER BY seq"  # noqa: S608 - test constants
+    result = con.execute(query).fetchall()
+    assert len(result) == len(lines)
+    return result
 
 
 @pytest.mark.parametrize(
@@ -223,7 +232,7 @@ def _all_columns_both_ways(lines: list[str]) -> tuple[list[tuple[Any, ...]], lis
     alone."""
     from pageviews.engine.validate import precise_select
 
-    both = _parse(lines, columns="*")
+    both = _parse(lines, columns=ALL_COLUMNS)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.register(
@@ -236,7 +245,7 @@ def _all_columns_both_ways(lines: list[str]) -> tuple[list[tuple[Any, ...]], lis
             }
         ),
     )
-    query = f"SELECT * FROM ({precise_select('lines_arrow')}) ORDER BY seq"  # noqa: S608
+    query = f"SELECT {ALL_COLUMNS} FROM ({precise_select('lines_arrow')}) ORDER BY seq"  # noqa: S608
     precise = con.execute(query, {"received_ms": RECEIVED_MS}).fetchall()
     return both, precise
 

@@ -170,8 +170,9 @@ def scan(lines: pa.StringArray, skip: Bools, received_ms: int) -> Scanned:
     line = np.empty(n, np.int64)
     record_type = np.empty(n, np.int64)
     event_time_ms = np.empty(n, np.int64)
-    present = np.empty((keys, n), np.bool_)
-    value = np.empty((keys, n), np.int64)
+    # Zeroed lazily by the system: a key's column is only written where the key is there.
+    present = np.zeros((keys, n), np.bool_)
+    value = np.zeros((keys, n), np.int64)
     slots = len(_PLAIN_STRING_KEYS)
     text_offsets = np.zeros((slots, n + 1), np.int64)
     # Room for every byte of the batch in each slot: pages never written are never allocated.
@@ -520,16 +521,18 @@ def _scan_lines(
         line[rows] = i
         record_type[rows] = r
         event_time_ms[rows] = value[event_time_key[r]]
+        for slot in range(text_offsets.shape[0]):
+            text_offsets[slot, rows + 1] = text_offsets[slot, rows]
         for k in range(2, keys):
-            there = state[k] >= _STRING
-            present[k, rows] = there
-            value_out[k, rows] = value[k] if there else 0
+            if state[k] < _STRING:
+                continue
+            present[k, rows] = True
+            value_out[k, rows] = value[k]
             slot = string_slots[k]
             if slot >= 0:
                 at = text_offsets[slot, rows]
-                length = end[k] - start[k] if there else 0
-                for j in range(length):
-                    text[slot, at + j] = data[start[k] + j]
+                length = end[k] - start[k]
+                text[slot, at : at + length] = data[start[k] : end[k]]
                 text_offsets[slot, rows + 1] = at + length
         rows += 1
     return rows

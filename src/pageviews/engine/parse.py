@@ -1,12 +1,15 @@
-"""A batch of lines becomes temp table batch_parsed: one typed row, or a reason, per line.
+"""A batch of lines becomes typed rows of valid records, and reasons for the bad ones.
 
 The compiled scan (engine/line_scan.py) accepts the plain lines that make up almost all input;
 the lines it leaves pending go to the precise SQL checks (engine/validate.py), which accept them
-or give the reason they are bad. The pending lines stay in temp table batch_pending_lines for
-the batch, so dead letters can be written with their raw text.
+or give the reason they are bad. Valid rows come back as one Arrow table in seq order; the
+pending lines and their precise rows stay in temp tables batch_pending_lines and batch_precise
+for the rest of the batch, so dead letters can be written with their raw text.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -17,6 +20,14 @@ from pageviews.engine.scanned_rows import accepted_rows
 from pageviews.engine.validate import precise_rows
 
 
+@dataclass(frozen=True)
+class ParsedBatch:
+    # Valid records in seq order: seq, record_type, op, the model's columns, event_time_ms.
+    valid: pa.Table
+    # Bad lines: their rows (with a reason) are in batch_precise when there are any.
+    dead: int
+
+
 def parse_batch(
     con: duckdb.DuckDBPyConnection,
     lines: pa.StringArray,
@@ -25,8 +36,8 @@ def parse_batch(
     received_ms: int,
     *,
     macro: bool = False,
-) -> None:
-    """Fill batch_parsed (and batch_pending_lines) for lines numbered from first_seq.
+) -> ParsedBatch:
+    """Parse the lines numbered from first_seq.
 
     With `macro`, use the precise select that validate.define_macros() made on this connection.
     """
@@ -37,10 +48,10 @@ def parse_batch(
         else pre_reasons.is_valid().to_numpy(zero_copy_only=False)
     )
     scanned = scan(lines, has_reason, received_ms)
-    rows = accepted_rows(scanned, first_seq)
-    rows = rows.add_column(1, "reason", pa.nulls(len(rows), pa.string()))
-    _replace_temp_table(con, "batch_parsed", rows)
+    valid = accepted_rows(scanned, first_seq)
     pending = np.flatnonzero(~scanned.accepted)
+    if not len(pending):
+        return ParsedBatch(valid, dead=0)
     indices = pa.array(pending)
     _replace_temp_table(
         con,
@@ -57,11 +68,21 @@ def parse_batch(
             }
         ),
     )
-    if len(pending):
-        con.execute(
-            f"INSERT INTO batch_parsed FROM {precise_rows(macro=macro)}",
-            {"received_ms": received_ms},
-        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE batch_precise AS FROM {precise_rows(macro=macro)}",
+        {"received_ms": received_ms},
+    )
+    also_valid = (
+        con.sql("SELECT * EXCLUDE (reason) FROM batch_precise WHERE reason IS NULL")
+        .to_arrow_table()
+        .cast(valid.schema)
+    )
+    dead = len(pending) - also_valid.num_rows
+    if not also_valid.num_rows:
+        return ParsedBatch(valid, dead)
+    merged = pa.concat_tables([valid, also_valid])
+    order = np.argsort(merged["seq"].to_numpy(), kind="stable")
+    return ParsedBatch(merged.take(pa.array(order)), dead)
 
 
 def _replace_temp_table(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> None:

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pageviews.config import WindowConfig
 from pageviews.engine.batch_rows import LateRows, PageViews, ints
 from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
 from pageviews.engine.fixed_windows import assign_fixed_windows
-from pageviews.engine.parse import parse_batch
+from pageviews.engine.parse import ParsedBatch, parse_batch
 from pageviews.engine.publish import publish
 from pageviews.engine.sessions import apply_sessions
 from pageviews.engine.state import STATE_DDL
@@ -83,14 +84,11 @@ class Engine:
         tick = None if batch.tick_ms is None else (first_seq + len(batch.lines), batch.tick_ms)
         con.execute("BEGIN TRANSACTION")
         try:
-            parse_batch(
+            parsed = parse_batch(
                 con, batch.lines, batch.pre_reasons, first_seq, batch.received_ms, macro=True
             )
-            counts = self._store_records(batch.received_ms, tick)
-            records = con.sql(
-                "SELECT seq, event_time_ms, record_type = 'pageview' AS is_pageview, user_id, "
-                "source FROM batch_parsed WHERE reason IS NULL ORDER BY seq"
-            ).to_arrow_table()
+            self._store_records(parsed, batch.received_ms, tick)
+            records = parsed.valid
             steps, w_at = compute_batch_watermarks(
                 self.watermarks,
                 self.config.lateness_ms,
@@ -98,7 +96,7 @@ class Engine:
                 ints(records["event_time_ms"]),
                 tick,
             )
-            stage_batch_versions(con)
+            stage_batch_versions(con, _of_type(records, "user"))
             late = LateRows()
             self._process_pageviews(records, w_at, steps, late)
             watermark_ms = steps.state.watermark_ms(self.config.lateness_ms)
@@ -124,45 +122,44 @@ class Engine:
         self.next_seq = next_seq
         self.watermarks = steps.state
         return BatchResult(
-            accepted=counts[0],
-            dead=counts[1],
+            accepted=parsed.valid.num_rows,
+            dead=parsed.dead,
             watermark_ms=watermark_ms,
             seconds=time.perf_counter() - started,
         )
 
-    def _store_records(self, received_ms: int, tick: tuple[int, int] | None) -> tuple[int, int]:
+    def _store_records(
+        self, parsed: ParsedBatch, received_ms: int, tick: tuple[int, int] | None
+    ) -> None:
         con = self.con
-        con.execute(
-            """
-            INSERT INTO dead_letters
-            SELECT left(l.line, $max_bytes), p.reason, make_timestamptz($received * 1000), seq
-            FROM batch_parsed p JOIN batch_pending_lines l USING (seq) WHERE p.reason IS NOT NULL
-            """,
-            {"received": received_ms, "max_bytes": MAX_LINE_BYTES},
-        )
-        for table, record_type in RAW_TABLE_TYPES.items():
-            column_list = ", ".join(RAW_COLUMNS[table])
+        if parsed.dead:
             con.execute(
-                f"""
-                INSERT INTO {table} ({column_list})
-                SELECT {column_list} FROM batch_parsed
-                WHERE reason IS NULL AND record_type = $record_type
-                """,  # noqa: S608 - table and column names come from the record model
-                {"record_type": record_type},
+                """
+                INSERT INTO dead_letters
+                SELECT left(l.line, $max_bytes), p.reason, make_timestamptz($received * 1000), seq
+                FROM batch_precise p JOIN batch_pending_lines l USING (seq)
+                WHERE p.reason IS NOT NULL
+                """,
+                {"received": received_ms, "max_bytes": MAX_LINE_BYTES},
             )
+        for table, record_type in RAW_TABLE_TYPES.items():
+            rows = _of_type(parsed.valid, record_type)
+            if not rows.num_rows:
+                continue
+            column_list = ", ".join(RAW_COLUMNS[table])
+            con.register("raw_rows_arrow", rows)
+            con.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM raw_rows_arrow"  # noqa: S608 - names from the record model
+            )
+            con.unregister("raw_rows_arrow")
         if tick is not None:
             con.execute("INSERT INTO raw_ticks VALUES (?, ?)", list(tick))
-        [(accepted, dead)] = con.execute(
-            "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) "
-            "FROM batch_parsed"
-        ).fetchall()
-        return int(accepted), int(dead)
 
     def _process_pageviews(
         self, records: pa.Table, w_at: np.ndarray, steps: BatchWatermarks, late: LateRows
     ) -> None:
         state, config = self.state, self.config
-        is_pageview = records["is_pageview"].to_numpy(zero_copy_only=False)
+        is_pageview = _is_type(records, "pageview")
         views = records.filter(pa.array(is_pageview))
         pv = PageViews(
             seq=ints(views["seq"]),
@@ -201,3 +198,12 @@ class Engine:
             "SELECT view, make_timestamptz(ws * 1000), raw, seq FROM late_arrow"
         )
         self.con.unregister("late_arrow")
+
+
+def _is_type(records: pa.Table, record_type: str) -> np.ndarray:
+    mask = pc.equal(records["record_type"], record_type).to_numpy(zero_copy_only=False)
+    return np.asarray(mask, np.bool_)
+
+
+def _of_type(records: pa.Table, record_type: str) -> pa.Table:
+    return records.filter(pc.equal(records["record_type"], record_type))

@@ -12,6 +12,7 @@ older than any page view that can still be applied, only each user's latest.
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 COMPLETE = (
     "(op = 'delete' OR (age IS NOT NULL AND gender IS NOT NULL "
@@ -20,15 +21,16 @@ COMPLETE = (
 _COLUMNS = "user_id, updated_ms, seq, op, age, gender, country, subscription"
 
 
-def stage_batch_versions(con: duckdb.DuckDBPyConnection) -> None:
-    """batch_user_versions: this batch's versions that count."""
+def stage_batch_versions(con: duckdb.DuckDBPyConnection, users: pa.Table) -> None:
+    """batch_user_versions: this batch's versions that count, of its valid user records."""
+    con.register("batch_users_arrow", users)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE batch_user_versions AS
-        SELECT {_COLUMNS} FROM batch_parsed
-        WHERE reason IS NULL AND record_type = 'user' AND {COMPLETE}
+        SELECT {_COLUMNS} FROM batch_users_arrow WHERE {COMPLETE}
         """  # noqa: S608 - constant SQL fragments only
     )
+    con.unregister("batch_users_arrow")
 
 
 def absorb_batch_versions(con: duckdb.DuckDBPyConnection, cut_ms: int) -> None:
