@@ -109,81 +109,87 @@ def read_line_chunks(
 
 
 def _decode_block(block: bytes) -> tuple[pa.StringArray, pa.StringArray | None]:
-    """A block of whole lines (without its last newline) as arrays of lines and reasons."""
-    clean = _clean_block_array(block)
-    if clean is not None:
-        return clean, None
-    lines, reasons = _decode_text_block(block)
-    return _arrays(lines, reasons)
+    """A block of whole lines (without its last newline) as arrays of lines and reasons.
 
-
-def _clean_block_array(block: bytes) -> pa.StringArray | None:
-    """The lines of a block that needs no tidying, as one array; None if it needs some."""
-    if b"\r" in block or b"\xef\xbb\xbf" in block:
-        return None
+    Runs of clean lines become arrays without a Python object per line; only the few lines that
+    need tidying (a CR, a byte order mark, bytes that are not UTF-8, an oversize line) are
+    decoded one by one.
+    """
     data = np.frombuffer(block, np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))  # the newline after each line but the last
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.append(ends, len(data))
+    suspects = _suspect_lines(block, data, starts, stops)
+    if not suspects:
+        return _clean_lines(data), None
+    line_parts: list[pa.StringArray] = []
+    reason_parts: list[pa.StringArray] = []
+    clean_from = 0
+    for i in suspects:
+        if clean_from < i:
+            clean = _clean_lines(data[starts[clean_from] : stops[i - 1]])
+            line_parts.append(clean)
+            reason_parts.append(pa.nulls(len(clean), pa.string()))
+        lines, reasons = _decode([_tidy(block[starts[i] : stops[i]])])
+        line_parts.append(pa.array(lines, pa.string()))
+        reason_parts.append(pa.array(reasons or [None], pa.string()))
+        clean_from = i + 1
+    if clean_from < len(starts):
+        clean = _clean_lines(data[starts[clean_from] :])
+        line_parts.append(clean)
+        reason_parts.append(pa.nulls(len(clean), pa.string()))
+    reasons = pa.concat_arrays(reason_parts)
+    return pa.concat_arrays(line_parts), reasons if reasons.null_count < len(reasons) else None
+
+
+def _suspect_lines(
+    block: bytes, data: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> list[int]:
+    """Lines that may need tidying, in order."""
+    suspects = set(np.flatnonzero(stops - starts > MAX_LINE_BYTES).tolist())
+    marks = [np.flatnonzero(data == ord("\r"))]
+    if b"\xef\xbb\xbf" in block:
+        marks.append(np.flatnonzero(data == 0xEF))
+    if not block.isascii():
+        marks.append(_undecodable_bytes(block, starts))
+    for positions in marks:
+        suspects.update((np.searchsorted(starts, positions, side="right") - 1).tolist())
+    return sorted(suspects)
+
+
+def _undecodable_bytes(block: bytes, starts: np.ndarray) -> np.ndarray:
+    """A position in each line that is not valid UTF-8 (decoding resumes at the next line)."""
+    found: list[int] = []
+    position = 0
+    while True:
+        try:
+            block[position:].decode("utf-8")
+            return np.array(found, np.int64)
+        except UnicodeDecodeError as error:
+            bad = position + error.start
+            found.append(bad)
+            line = int(np.searchsorted(starts, bad, side="right"))
+            if line >= len(starts):
+                return np.array(found, np.int64)
+            position = int(starts[line])
+
+
+def _clean_lines(data: np.ndarray) -> pa.StringArray:
+    """Lines that need no tidying, separated by newlines, as one array."""
     is_newline = data == ord("\n")
-    ends = np.flatnonzero(is_newline)  # the newline after each line but the last
-    # Line i spans [ends[i-1] + 1, ends[i]) of the block, i.e. [ends[i-1] + 1 - i, ends[i] - i)
-    # of the block without its newlines.
+    ends = np.flatnonzero(is_newline)
+    # Line i spans [ends[i-1] + 1, ends[i]) of the data, i.e. [ends[i-1] + 1 - i, ends[i] - i)
+    # of the data without its newlines.
     offsets = np.empty(len(ends) + 2, np.int64)
     offsets[0] = 0
     offsets[1:-1] = ends - np.arange(len(ends))
     offsets[-1] = len(data) - len(ends)
-    if np.diff(offsets).max() > MAX_LINE_BYTES or offsets[-1] >= 2**31:
-        return None
     text = data[~is_newline] if len(ends) else data
     lines = pa.StringArray.from_buffers(
         len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text)
     )
-    try:
-        lines.validate(full=True)  # UTF-8
-    except pa.ArrowInvalid:
-        return None
+    lines.validate(full=True)  # UTF-8, checked above: a failure here is a bug
     return lines
-
-
-def _arrays(
-    lines: list[str], reasons: list[str | None] | None
-) -> tuple[pa.StringArray, pa.StringArray | None]:
-    return pa.array(lines, pa.string()), None if reasons is None else pa.array(reasons, pa.string())
-
-
-def _decode_text_block(block: bytes) -> tuple[list[str], list[str | None] | None]:
-    """Decode a block of whole lines at once; only the few lines that need tidying (a CR, a
-    byte order mark, bytes that are not UTF-8, a possibly oversize line) go line by line.
-
-    Undecodable bytes come through as lone surrogates (surrogateescape), so such a line can be
-    re-encoded to exactly its input bytes.
-    """
-    try:
-        text = block.decode("utf-8")
-        clean = "\r" not in text and "\ufeff" not in text
-    except UnicodeDecodeError:
-        text = block.decode("utf-8", "surrogateescape")
-        clean = False
-    lines = text.split("\n")
-    suspects: set[int] = set()
-    if not clean:
-        # A byte order mark and escaped bytes are not ASCII.
-        suspects.update(i for i, line in enumerate(lines) if "\r" in line or not line.isascii())
-    # A line of at most MAX_LINE_BYTES / 4 characters cannot exceed MAX_LINE_BYTES bytes.
-    if len(block) > MAX_LINE_BYTES // 4 and max(map(len, lines)) > MAX_LINE_BYTES // 4:
-        suspects.update(i for i, text in enumerate(lines) if len(text) > MAX_LINE_BYTES // 4)
-    if not suspects:
-        return lines, None
-    order = sorted(suspects)
-    fixed, fixed_reasons = _decode(
-        [_tidy(lines[i].encode("utf-8", "surrogateescape")) for i in order]
-    )
-    for n, i in enumerate(order):
-        lines[i] = fixed[n]
-    if fixed_reasons is None:
-        return lines, None
-    reasons: list[str | None] = [None] * len(lines)
-    for n, i in enumerate(order):
-        reasons[i] = fixed_reasons[n]
-    return lines, reasons
 
 
 def _make_chunk(
@@ -193,9 +199,13 @@ def _make_chunk(
     raw_lines = raw_lines[skip_lines:]
     if not raw_lines:
         return None
-    raw_lines = [_tidy(line) for line in raw_lines]
-    lines, reasons = _arrays(*_decode(raw_lines))
-    return LineChunk(lines, reasons, bytes_end, lines_end)
+    lines, reasons = _decode([_tidy(line) for line in raw_lines])
+    return LineChunk(
+        pa.array(lines, pa.string()),
+        None if reasons is None else pa.array(reasons, pa.string()),
+        bytes_end,
+        lines_end,
+    )
 
 
 def _tidy(line: bytes) -> bytes:
