@@ -2,9 +2,9 @@
 
 The compiled scan (engine/line_scan.py) accepts the plain lines that make up almost all input;
 the lines it leaves pending go to the precise SQL checks (engine/validate.py), which accept them
-or give the reason they are bad. Valid rows come back as one Arrow table in seq order; the
-pending lines and their precise rows stay in temp tables batch_pending_lines and batch_precise
-for the rest of the batch, so dead letters can be written with their raw text.
+or give the reason they are bad. Valid rows come back as one Arrow table; the pending lines and
+their precise rows stay in temp tables batch_pending_lines and batch_precise for the rest of the
+batch, so dead letters can be written with their raw text.
 """
 
 from __future__ import annotations
@@ -16,16 +16,30 @@ import numpy as np
 import pyarrow as pa
 
 from pageviews.engine.line_scan import scan
+from pageviews.engine.packing import I64
 from pageviews.engine.scanned_rows import accepted_rows
 from pageviews.engine.validate import precise_rows
+from pageviews.model import RECORD_TYPES
 
 
 @dataclass(frozen=True)
 class ParsedBatch:
-    # Valid records in seq order: seq, record_type, op, the model's columns, event_time_ms.
+    # Valid records (seq, record_type, op, the model's columns, event_time_ms): the scan's rows
+    # in seq order, then the few that only the precise checks accepted.
     valid: pa.Table
-    # Bad lines: their rows (with a reason) are in batch_precise when there are any.
-    dead: int
+    record_type: I64  # per row of valid: index into RECORD_TYPES
+    in_seq_order: bool
+    dead: int  # bad lines; their rows, with a reason, are in batch_precise
+
+    def of_type(self, name: str) -> pa.Table:
+        codes = [code for code, rtype in enumerate(RECORD_TYPES) if rtype.name == name]
+        return self.valid.filter(pa.array(np.isin(self.record_type, codes)))
+
+    def seq_order(self) -> I64:
+        """Row indices of valid, in seq order."""
+        if self.in_seq_order:
+            return np.arange(self.valid.num_rows)
+        return np.argsort(self.valid["seq"].to_numpy(), kind="stable")
 
 
 def parse_batch(
@@ -45,13 +59,13 @@ def parse_batch(
     has_reason = (
         np.zeros(n, np.bool_)
         if pre_reasons is None
-        else pre_reasons.is_valid().to_numpy(zero_copy_only=False)
+        else np.asarray(pre_reasons.is_valid().to_numpy(zero_copy_only=False), np.bool_)
     )
     scanned = scan(lines, has_reason, received_ms)
     valid = accepted_rows(scanned, first_seq)
     pending = np.flatnonzero(~scanned.accepted)
     if not len(pending):
-        return ParsedBatch(valid, dead=0)
+        return ParsedBatch(valid, scanned.record_type, in_seq_order=True, dead=0)
     indices = pa.array(pending)
     _replace_temp_table(
         con,
@@ -79,10 +93,20 @@ def parse_batch(
     )
     dead = len(pending) - also_valid.num_rows
     if not also_valid.num_rows:
-        return ParsedBatch(valid, dead)
-    merged = pa.concat_tables([valid, also_valid])
-    order = np.argsort(merged["seq"].to_numpy(), kind="stable")
-    return ParsedBatch(merged.take(pa.array(order)), dead)
+        return ParsedBatch(valid, scanned.record_type, in_seq_order=True, dead=dead)
+    labels = [(rtype.name, rtype.op) for rtype in RECORD_TYPES]
+    also_types = [
+        labels.index(label)
+        for label in zip(
+            also_valid["record_type"].to_pylist(), also_valid["op"].to_pylist(), strict=True
+        )
+    ]
+    return ParsedBatch(
+        pa.concat_tables([valid, also_valid]),
+        np.concatenate([scanned.record_type, np.array(also_types, np.int64)]),
+        in_seq_order=False,
+        dead=dead,
+    )
 
 
 def _replace_temp_table(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> None:

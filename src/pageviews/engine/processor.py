@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pageviews.config import WindowConfig
 from pageviews.engine.batch_rows import LateRows, PageViews, ints
@@ -32,7 +31,7 @@ from pageviews.engine.state_store import load_state, save_state
 from pageviews.engine.user_versions import absorb_batch_versions, stage_batch_versions
 from pageviews.engine.validate import define_macros
 from pageviews.engine.watermark import BatchWatermarks, WatermarkState, compute_batch_watermarks
-from pageviews.model import MAX_LINE_BYTES
+from pageviews.model import MAX_LINE_BYTES, PAGEVIEW, RECORD_TYPES
 from pageviews.store.duckdb_store import Meta
 from pageviews.store.schema import RAW_COLUMNS, RAW_TABLE_TYPES
 
@@ -88,17 +87,17 @@ class Engine:
                 con, batch.lines, batch.pre_reasons, first_seq, batch.received_ms, macro=True
             )
             self._store_records(parsed, batch.received_ms, tick)
-            records = parsed.valid
+            order = parsed.seq_order()
             steps, w_at = compute_batch_watermarks(
                 self.watermarks,
                 self.config.lateness_ms,
-                ints(records["seq"]),
-                ints(records["event_time_ms"]),
+                ints(parsed.valid["seq"])[order],
+                ints(parsed.valid["event_time_ms"])[order],
                 tick,
             )
-            stage_batch_versions(con, _of_type(records, "user"))
+            stage_batch_versions(con, parsed.of_type("user"))
             late = LateRows()
-            self._process_pageviews(records, w_at, steps, late)
+            self._process_pageviews(parsed, order, w_at, steps, late)
             watermark_ms = steps.state.watermark_ms(self.config.lateness_ms)
             absorb_batch_versions(con, cut_ms=watermark_ms - self.config.country_ms)
             self._insert_late_rows(late, batch.lines, first_seq)
@@ -143,7 +142,7 @@ class Engine:
                 {"received": received_ms, "max_bytes": MAX_LINE_BYTES},
             )
         for table, record_type in RAW_TABLE_TYPES.items():
-            rows = _of_type(parsed.valid, record_type)
+            rows = parsed.of_type(record_type)
             if not rows.num_rows:
                 continue
             column_list = ", ".join(RAW_COLUMNS[table])
@@ -156,11 +155,18 @@ class Engine:
             con.execute("INSERT INTO raw_ticks VALUES (?, ?)", list(tick))
 
     def _process_pageviews(
-        self, records: pa.Table, w_at: np.ndarray, steps: BatchWatermarks, late: LateRows
+        self,
+        parsed: ParsedBatch,
+        order: np.ndarray,
+        w_at: np.ndarray,
+        steps: BatchWatermarks,
+        late: LateRows,
     ) -> None:
+        """Page views of the batch; `order` puts parsed.valid in seq order, as w_at is."""
         state, config = self.state, self.config
-        is_pageview = _is_type(records, "pageview")
-        views = records.filter(pa.array(is_pageview))
+        is_pageview = parsed.record_type[order] == RECORD_TYPES.index(PAGEVIEW)
+        columns = parsed.valid.select(["seq", "user_id", "source", "event_time_ms"])
+        views = columns.take(pa.array(order[is_pageview]))
         pv = PageViews(
             seq=ints(views["seq"]),
             user=ints(views["user_id"]),
@@ -198,12 +204,3 @@ class Engine:
             "SELECT view, make_timestamptz(ws * 1000), raw, seq FROM late_arrow"
         )
         self.con.unregister("late_arrow")
-
-
-def _is_type(records: pa.Table, record_type: str) -> np.ndarray:
-    mask = pc.equal(records["record_type"], record_type).to_numpy(zero_copy_only=False)
-    return np.asarray(mask, np.bool_)
-
-
-def _of_type(records: pa.Table, record_type: str) -> pa.Table:
-    return records.filter(pc.equal(records["record_type"], record_type))
