@@ -196,6 +196,11 @@ def scan(lines: pa.StringArray, skip: Bools, received_ms: int) -> Scanned:
     )
 
 
+def warm_up_scan() -> None:
+    """Compile the scan, or load it from numba's cache, by scanning one line."""
+    scan(pa.array(['{"type":"pageview"}'], pa.string()), np.zeros(1, np.bool_), 0)
+
+
 # The compiled code below reads bytes one at a time: it is plain loops on purpose.
 
 _MAX_LINE_BYTES = MAX_LINE_BYTES

@@ -23,6 +23,7 @@ from pageviews.config import WindowConfig
 from pageviews.engine.batch_rows import LateRows, PageViews, ints
 from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
 from pageviews.engine.fixed_windows import assign_fixed_windows
+from pageviews.engine.line_scan import warm_up_scan
 from pageviews.engine.parse import ParsedBatch, parse_batch
 from pageviews.engine.publish import publish
 from pageviews.engine.sessions import apply_sessions
@@ -64,6 +65,8 @@ class Engine:
         for ddl in STATE_DDL:
             con.execute(ddl)
         define_macros(con)
+        # Load the compiled scan now (about half a second), not while the first batch waits.
+        warm_up_scan()
         self.meta = Meta(con)
         self.next_seq: int = self.meta.get("next_seq", 0)
         self.watermarks = WatermarkState(
