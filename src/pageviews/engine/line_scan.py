@@ -203,23 +203,28 @@ def warm_up_scan() -> None:
 
 # The compiled code below reads bytes one at a time: it is plain loops on purpose.
 
+# Helpers allocate nothing, so they run without numba's reference counting: otherwise each
+# call would count references to its array arguments with atomic operations, which took a
+# third of the scan's time.
+_helper = numba.njit(cache=True, nogil=True, _nrt=False)
+
 _MAX_LINE_BYTES = MAX_LINE_BYTES
 _MIN_EVENT_MS = MIN_EVENT_MS
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _is_space(byte: int) -> bool:
     return byte == 32 or byte == 9 or byte == 10 or byte == 13
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _skip_spaces(data: np.ndarray, pos: int, stop: int) -> int:
     while pos < stop and _is_space(data[pos]):
         pos += 1
     return pos
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _string_end(data: np.ndarray, pos: int, stop: int) -> int:
     """Index of the closing quote of a plain string whose text starts at pos; -1 if not plain."""
     while pos < stop:
@@ -232,17 +237,7 @@ def _string_end(data: np.ndarray, pos: int, stop: int) -> int:
     return -1
 
 
-@numba.njit(cache=True, nogil=True)
-def _same_bytes(data: np.ndarray, a: int, b: int, table: np.ndarray, length: int) -> bool:
-    if b - a != length:
-        return False
-    for i in range(length):
-        if data[a + i] != table[i]:
-            return False
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _digits(data: np.ndarray, pos: int, count: int) -> int:
     """The value of `count` ASCII digits at pos; -1 if any is not a digit."""
     result = 0
@@ -254,7 +249,7 @@ def _digits(data: np.ndarray, pos: int, count: int) -> int:
     return result
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _days_from_civil(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     if month <= 2:
@@ -267,7 +262,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + day_of_era - 719468
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _days_in_month(year: int, month: int) -> int:
     if month == 2:
         leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
@@ -277,7 +272,7 @@ def _days_in_month(year: int, month: int) -> int:
     return 31
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _timestamp_ms(data: np.ndarray, a: int, b: int) -> tuple[bool, int]:
     """Epoch ms of timestamp text data[a:b]; (False, 0) when it is not in a plain shape."""
     if b - a < 19:
@@ -332,7 +327,7 @@ def _timestamp_ms(data: np.ndarray, a: int, b: int) -> tuple[bool, int]:
     return True, (seconds - offset_minutes * 60) * 1000 + fraction_ms
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _key_index(data: np.ndarray, a: int, b: int, key_bytes: np.ndarray, key_len: np.ndarray) -> int:
     length = b - a
     for k in range(len(key_len)):
@@ -348,17 +343,26 @@ def _key_index(data: np.ndarray, a: int, b: int, key_bytes: np.ndarray, key_len:
     return -1
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _choice_index(
-    data: np.ndarray, a: int, b: int, choice_bytes: np.ndarray, choice_len: np.ndarray
+    data: np.ndarray, a: int, b: int, choice_bytes: np.ndarray, choice_len: np.ndarray, k: int
 ) -> int:
-    for c in range(len(choice_len)):
-        if choice_len[c] and _same_bytes(data, a, b, choice_bytes[c], choice_len[c]):
+    """Index of the choice of key k that data[a:b] spells; -1 if none."""
+    length = b - a
+    for c in range(choice_len.shape[1]):
+        if choice_len[k, c] != length or length == 0:
+            continue
+        same = True
+        for j in range(length):
+            if data[a + j] != choice_bytes[k, c, j]:
+                same = False
+                break
+        if same:
             return c
     return -1
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _read_object(
     data: np.ndarray, pos: int, stop: int, key_bytes: np.ndarray, key_len: np.ndarray,
     state: np.ndarray, value: np.ndarray, start: np.ndarray, end: np.ndarray,
@@ -433,7 +437,7 @@ def _read_object(
         return False
 
 
-@numba.njit(cache=True, nogil=True)
+@_helper
 def _check_fields(
     data: np.ndarray, r: int, latest_ms: int, kind: np.ndarray,
     choice_bytes: np.ndarray, choice_len: np.ndarray, min_value: np.ndarray,
@@ -454,7 +458,7 @@ def _check_fields(
             if seen != _STRING:
                 return False
             if choice_len[k, 0]:
-                c = _choice_index(data, start[k], end[k], choice_bytes[k], choice_len[k])
+                c = _choice_index(data, start[k], end[k], choice_bytes, choice_len, k)
                 if c < 0:
                     return False
                 value[k] = c
@@ -501,12 +505,10 @@ def _scan_lines(
             continue
         if state[_TYPE] != _STRING:
             continue
-        type_index = _choice_index(
-            data, start[_TYPE], end[_TYPE], choice_bytes[_TYPE], choice_len[_TYPE]
-        )
+        type_index = _choice_index(data, start[_TYPE], end[_TYPE], choice_bytes, choice_len, _TYPE)
         op_index = -1
         if state[_OP] == _STRING:
-            op_index = _choice_index(data, start[_OP], end[_OP], choice_bytes[_OP], choice_len[_OP])
+            op_index = _choice_index(data, start[_OP], end[_OP], choice_bytes, choice_len, _OP)
             if op_index < 0:
                 continue
         elif state[_OP] != _ABSENT and state[_OP] != _NULL:
