@@ -16,7 +16,9 @@ A line is accepted here when:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
@@ -125,6 +127,8 @@ def _bound(key: str, name: str, default: int) -> int:
 
 TABLES = _tables()
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 @dataclass(frozen=True)
 class Scanned:
@@ -206,7 +210,7 @@ def warm_up_scan() -> None:
 # Helpers allocate nothing, so they run without numba's reference counting: otherwise each
 # call would count references to its array arguments with atomic operations, which took a
 # third of the scan's time.
-_helper = numba.njit(cache=True, nogil=True, _nrt=False)
+_helper: Callable[[F], F] = numba.njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
 
 _MAX_LINE_BYTES = MAX_LINE_BYTES
 _MIN_EVENT_MS = MIN_EVENT_MS
