@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from pageviews.model import MAX_LINE_BYTES
+from pageviews.sources.line_split import split_lines
 
 READ_BYTES = 1 << 22  # 4 MiB per read
 
@@ -115,46 +116,43 @@ def _decode_block(block: bytes) -> tuple[pa.StringArray, pa.StringArray | None]:
     need tidying (a CR, a byte order mark, bytes that are not UTF-8, an oversize line) are
     decoded one by one.
     """
-    data = np.frombuffer(block, np.uint8)
-    ends = np.flatnonzero(data == ord("\n"))  # the newline after each line but the last
-    starts = np.concatenate([[0], ends + 1])
-    stops = np.append(ends, len(data))
-    suspects = _suspect_lines(block, data, starts, stops)
+    offsets, text, has_cr = split_lines(np.frombuffer(block, np.uint8))
+    count = len(offsets) - 1
+    # Not yet known to be valid UTF-8: only its clean lines are ever handed on.
+    lines = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(text))
+    suspects = set(np.flatnonzero(has_cr | (np.diff(offsets) > MAX_LINE_BYTES)).tolist())
+    if not block.isascii():
+        # Line i starts at offsets[i] + i in the block: each line before it had a newline.
+        starts = offsets[:-1].astype(np.int64) + np.arange(count)
+        suspects.update(_lines_at(starts, _undecodable_bytes(block, starts)))
+        if b"\xef\xbb\xbf" in block:
+            suspects.update(
+                _lines_at(starts, np.flatnonzero(np.frombuffer(block, np.uint8) == 0xEF))
+            )
     if not suspects:
-        return _clean_lines(data), None
+        return lines, None
     line_parts: list[pa.StringArray] = []
     reason_parts: list[pa.StringArray] = []
     clean_from = 0
-    for i in suspects:
+    for i in sorted(suspects):
         if clean_from < i:
-            clean = _clean_lines(data[starts[clean_from] : stops[i - 1]])
-            line_parts.append(clean)
-            reason_parts.append(pa.nulls(len(clean), pa.string()))
-        lines, reasons = _decode([_tidy(block[starts[i] : stops[i]])])
-        line_parts.append(pa.array(lines, pa.string()))
+            line_parts.append(lines[clean_from:i])
+            reason_parts.append(pa.nulls(i - clean_from, pa.string()))
+        raw = text[offsets[i] : offsets[i + 1]].tobytes()
+        decoded, reasons = _decode([_tidy(raw)])
+        line_parts.append(pa.array(decoded, pa.string()))
         reason_parts.append(pa.array(reasons or [None], pa.string()))
         clean_from = i + 1
-    if clean_from < len(starts):
-        clean = _clean_lines(data[starts[clean_from] :])
-        line_parts.append(clean)
-        reason_parts.append(pa.nulls(len(clean), pa.string()))
+    if clean_from < count:
+        line_parts.append(lines[clean_from:])
+        reason_parts.append(pa.nulls(count - clean_from, pa.string()))
     reasons = pa.concat_arrays(reason_parts)
     return pa.concat_arrays(line_parts), reasons if reasons.null_count < len(reasons) else None
 
 
-def _suspect_lines(
-    block: bytes, data: np.ndarray, starts: np.ndarray, stops: np.ndarray
-) -> list[int]:
-    """Lines that may need tidying, in order."""
-    suspects = set(np.flatnonzero(stops - starts > MAX_LINE_BYTES).tolist())
-    marks = [np.flatnonzero(data == ord("\r"))]
-    if b"\xef\xbb\xbf" in block:
-        marks.append(np.flatnonzero(data == 0xEF))
-    if not block.isascii():
-        marks.append(_undecodable_bytes(block, starts))
-    for positions in marks:
-        suspects.update((np.searchsorted(starts, positions, side="right") - 1).tolist())
-    return sorted(suspects)
+def _lines_at(starts: np.ndarray, positions: np.ndarray) -> list[int]:
+    """The line of each byte position, given the start of every line."""
+    return (np.searchsorted(starts, positions, side="right") - 1).tolist()  # type: ignore[no-any-return]
 
 
 def _undecodable_bytes(block: bytes, starts: np.ndarray) -> np.ndarray:
@@ -172,24 +170,6 @@ def _undecodable_bytes(block: bytes, starts: np.ndarray) -> np.ndarray:
             if line >= len(starts):
                 return np.array(found, np.int64)
             position = int(starts[line])
-
-
-def _clean_lines(data: np.ndarray) -> pa.StringArray:
-    """Lines that need no tidying, separated by newlines, as one array."""
-    is_newline = data == ord("\n")
-    ends = np.flatnonzero(is_newline)
-    # Line i spans [ends[i-1] + 1, ends[i]) of the data, i.e. [ends[i-1] + 1 - i, ends[i] - i)
-    # of the data without its newlines.
-    offsets = np.empty(len(ends) + 2, np.int64)
-    offsets[0] = 0
-    offsets[1:-1] = ends - np.arange(len(ends))
-    offsets[-1] = len(data) - len(ends)
-    text = data[~is_newline] if len(ends) else data
-    lines = pa.StringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text)
-    )
-    lines.validate(full=True)  # UTF-8, checked above: a failure here is a bug
-    return lines
 
 
 def _make_chunk(
