@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pageviews.engine.parse import parse_batch
 from pageviews.engine.validate import OUTPUT_COLUMNS
@@ -15,6 +18,7 @@ from pageviews.engine.validate import OUTPUT_COLUMNS
 RECEIVED_MS = 1_795_000_000_000  # 2026-11-18
 PV = '"type":"pageview","session_id":"s1","user_id":7,"source":"Inbox"'
 SOME_COLUMNS = "reason, record_type, op, user_id, event_time_ms"
+OUTPUT_KEYS = sorted({field.name for field in OUTPUT_COLUMNS.values()})
 ALL_COLUMNS = ", ".join(["seq", "reason", "record_type", "op", *OUTPUT_COLUMNS, "event_time_ms"])
 
 
@@ -187,6 +191,9 @@ ACCEPTED_EDGE_LINES = [
     '"login_timestamp":"2026-01-01T00:00:01.5Z","device":"Mobile"}',
     '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01+99:00"}',
     '{"type":"user","op":"delete","user_id":1,"updated_at":1767225601000,"age":5}',
+    # Another type's field, out of its range: not this record's, so no reason and no failure.
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000,"age":1767225601000}',
     '{"type":"pageview","session_id":"s","user_id":1234567890123456789,"source":"Inbox",'
     '"event_timestamp":1767225601000}',
     '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox","event_timestamp":'
@@ -294,4 +301,47 @@ def test_the_scan_takes_plain_lines_in_any_key_order_and_spacing() -> None:
     scanned = scan(lines, np.zeros(len(lines), np.bool_), RECEIVED_MS)
     assert scanned.accepted.tolist() == [True, True, True]
     both, precise = _all_columns_both_ways(lines.to_pylist())
+    assert both == precise
+
+
+def _json_values() -> st.SearchStrategy[str]:
+    """JSON values as text: the plain shapes the scan reads, and many it must leave alone."""
+    texts = st.text(alphabet='abcé€"\\/\t x0', max_size=6)
+    return st.one_of(
+        st.sampled_from(
+            ['"Inbox"', '"Mobile"', '"Gold"', '"pageview"', '"user"', '"upsert"', '"delete"']
+        ),
+        st.sampled_from(['"usersession"', '"Inb\\u006fx"', "null", "true", "[]", "{}", '""']),
+        texts.map(json.dumps),
+        texts.map(lambda text: '"' + text + '"'),  # not always valid JSON
+        st.integers(-5, 2**64).map(str),
+        st.sampled_from(["-0", "07", "1.0", "1e3", "-", "1767225601000", "12345678901234567890"]),
+        st.sampled_from(TIMESTAMPS[::11]).map(lambda text: '"' + text + '"'),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["type", "op", *OUTPUT_KEYS, "extra", "Type"]),
+            _json_values(),
+            st.sampled_from(["", " ", "\t"]),
+        ),
+        max_size=9,
+    ),
+    st.sampled_from(["", " ", "x", ","]),
+)
+def test_any_object_gets_the_precise_result(
+    members: list[tuple[str, str, str]], trailer: str
+) -> None:
+    """Objects of the model's keys in any order, with values of any JSON type (and some that
+    are not JSON): the scan's rows equal the precise checks' rows."""
+    body = ",".join(f'{space}"{key}"{space}:{space}{value}' for key, value, space in members)
+    lines = ["{" + body + "}" + trailer]
+    if members and members[0][0] != "type":
+        # The same object as a page view or a user: the types that have most fields.
+        lines.append('{"type":"pageview",' + body + "}")
+        lines.append('{"type":"user","op":"upsert",' + body + "}")
+    both, precise = _all_columns_both_ways(lines)
     assert both == precise

@@ -174,7 +174,9 @@ def _reason_sql() -> str:
 
 def _column_sql(field: Field) -> str:
     sql_type = "INTEGER" if field.name == "age" else field.duckdb_type
-    return f"CAST({_typed(field)} AS {sql_type}) AS {field.column_name}"
+    # TRY_CAST: another type's stray field may hold any value (an "age" of 10**12 on a page
+    # view); it is not that record's, and must not fail the batch.
+    return f"TRY_CAST({_typed(field)} AS {sql_type}) AS {field.column_name}"
 
 
 def _typed_lines_sql(lines: str) -> str:

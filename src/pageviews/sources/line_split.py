@@ -23,6 +23,11 @@ def split_lines(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, npt.NDArray[n
     return offsets, text, has_cr
 
 
+def warm_up_split() -> None:
+    """Compile the split, or load it from numba's cache."""
+    split_lines(np.frombuffer(b"{}\n{}", np.uint8))
+
+
 @numba.njit(cache=True, nogil=True)
 def _split(data: np.ndarray, offsets: np.ndarray, text: np.ndarray, has_cr: np.ndarray) -> None:
     line = 0
