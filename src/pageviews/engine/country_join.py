@@ -128,8 +128,6 @@ def release_and_join(
     released = pending.take_released(int(steps.w[-1]))
     if not len(released.seq):
         return
-    # The first seq at which W reached t (W only grows), and never before the view arrived.
-    release_seq = np.maximum(released.seq, steps.first_seq_reaching(released.t))
     # Which versions may a view released at seq r see? Those with seq <= r. Every version from
     # an earlier batch qualifies, and so does every version of this batch that arrived on time
     # (updated_at > W at its arrival): had it come after r, W would already have been
@@ -141,6 +139,8 @@ def release_and_join(
     late_versions = batch_versions.where(~on_time)
     candidates = Versions.concat(visible, late_versions)
     if len(late_versions.seq):
+        # The first seq at which W reached t (W only grows), and never before the view arrived.
+        release_seq = np.maximum(released.seq, steps.first_seq_reaching(released.t))
         match = _apply_late_versions(
             candidates, len(visible.seq), match, released.user, released.t, release_seq
         )
