@@ -22,6 +22,11 @@ from pageviews.engine.validate import precise_rows
 from pageviews.model import RECORD_TYPES
 
 
+def type_codes(name: str) -> str:
+    """SQL list of the type_code values of a record type name ("user": upserts and deletes)."""
+    return ", ".join(str(code) for code, rtype in enumerate(RECORD_TYPES) if rtype.name == name)
+
+
 @dataclass(frozen=True)
 class ParsedBatch:
     # Valid records (seq, record_type, op, the model's columns, event_time_ms): the scan's rows
@@ -31,9 +36,9 @@ class ParsedBatch:
     in_seq_order: bool
     dead: int  # bad lines; their rows, with a reason, are in batch_precise
 
-    def of_type(self, name: str) -> pa.Table:
-        codes = [code for code, rtype in enumerate(RECORD_TYPES) if rtype.name == name]
-        return self.valid.filter(pa.array(np.isin(self.record_type, codes)))
+    def with_type_codes(self) -> pa.Table:
+        """valid with a column type_code: the record_type index, for SQL to filter on."""
+        return self.valid.append_column("type_code", pa.array(self.record_type, pa.int64()))
 
     def seq_order(self) -> I64:
         """Row indices of valid, in seq order."""

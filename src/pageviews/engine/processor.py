@@ -24,7 +24,7 @@ from pageviews.engine.batch_rows import LateRows, PageViews, ints
 from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
 from pageviews.engine.fixed_windows import assign_fixed_windows
 from pageviews.engine.line_scan import warm_up_scan
-from pageviews.engine.parse import ParsedBatch, parse_batch
+from pageviews.engine.parse import ParsedBatch, parse_batch, type_codes
 from pageviews.engine.publish import publish
 from pageviews.engine.sessions import apply_sessions
 from pageviews.engine.state import STATE_DDL
@@ -89,6 +89,8 @@ class Engine:
             parsed = parse_batch(
                 con, batch.lines, batch.pre_reasons, first_seq, batch.received_ms, macro=True
             )
+            # DuckDB reads the valid rows straight from Arrow, by type, until the batch ends.
+            con.register("batch_valid", parsed.with_type_codes())
             self._store_records(parsed, batch.received_ms, tick)
             order = parsed.seq_order()
             steps, w_at = compute_batch_watermarks(
@@ -98,7 +100,7 @@ class Engine:
                 ints(parsed.valid["event_time_ms"])[order],
                 tick,
             )
-            stage_batch_versions(con, parsed.of_type("user"))
+            stage_batch_versions(con, f"batch_valid WHERE type_code IN ({type_codes('user')})")
             late = LateRows()
             self._process_pageviews(parsed, order, w_at, steps, late)
             watermark_ms = steps.state.watermark_ms(self.config.lateness_ms)
@@ -121,6 +123,8 @@ class Engine:
             # The in-memory state may hold part of the batch: go back to the last commit.
             self.state = load_state(con)
             raise
+        finally:
+            con.unregister("batch_valid")
         self.next_seq = next_seq
         self.watermarks = steps.state
         return BatchResult(
@@ -145,15 +149,11 @@ class Engine:
                 {"received": received_ms, "max_bytes": MAX_LINE_BYTES},
             )
         for table, record_type in RAW_TABLE_TYPES.items():
-            rows = parsed.of_type(record_type)
-            if not rows.num_rows:
-                continue
             column_list = ", ".join(RAW_COLUMNS[table])
-            con.register("raw_rows_arrow", rows)
-            con.execute(
-                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM raw_rows_arrow"  # noqa: S608 - names from the record model
-            )
-            con.unregister("raw_rows_arrow")
+            codes = type_codes(record_type)
+            # Only names and codes from the record model are rendered.
+            insert = f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM batch_valid"  # noqa: S608
+            con.execute(f"{insert} WHERE type_code IN ({codes})")
         if tick is not None:
             con.execute("INSERT INTO raw_ticks VALUES (?, ?)", list(tick))
 

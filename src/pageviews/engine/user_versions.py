@@ -12,7 +12,6 @@ older than any page view that can still be applied, only each user's latest.
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
 
 COMPLETE = (
     "(op = 'delete' OR (age IS NOT NULL AND gender IS NOT NULL "
@@ -21,16 +20,15 @@ COMPLETE = (
 _COLUMNS = "user_id, updated_ms, seq, op, age, gender, country, subscription"
 
 
-def stage_batch_versions(con: duckdb.DuckDBPyConnection, users: pa.Table) -> None:
-    """batch_user_versions: this batch's versions that count, of its valid user records."""
-    con.register("batch_users_arrow", users)
+def stage_batch_versions(con: duckdb.DuckDBPyConnection, user_records: str) -> None:
+    """batch_user_versions: this batch's versions that count, of its valid user records (SQL
+    FROM text of our own, such as a table and a WHERE clause)."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE batch_user_versions AS
-        SELECT {_COLUMNS} FROM batch_users_arrow WHERE {COMPLETE}
+        SELECT {_COLUMNS} FROM {user_records} AND {COMPLETE}
         """  # noqa: S608 - constant SQL fragments only
     )
-    con.unregister("batch_users_arrow")
 
 
 def absorb_batch_versions(con: duckdb.DuckDBPyConnection, cut_ms: int) -> None:
