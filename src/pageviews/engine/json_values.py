@@ -1,4 +1,4 @@
-"""SQL that reads a typed value from a field's raw JSON text, shared by both validation paths.
+"""SQL that reads a typed value from a field's raw JSON text, for the precise checks.
 
 A field's raw text (column raw_<name>) is its JSON value as written: `"Inbox"`, `42`, `1.5`;
 NULL when the key is absent or the value is null. A string starts with a quote; an integer is
@@ -24,11 +24,6 @@ def raw_sql(name: str) -> str:
 
 def is_string(name: str) -> str:
     return f"starts_with({raw(name)}, '\"')"
-
-
-def is_plain_string(name: str) -> str:
-    """A string without escapes: its value is its text between the quotes."""
-    return f"({is_string(name)} AND NOT contains({raw(name)}, '\\'))"
 
 
 def string(name: str) -> str:
