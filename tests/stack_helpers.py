@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from pageviews.config import WindowConfig
-from pageviews.stack import manager
 from pageviews.stack.config import StackConfig
-from pageviews.stack.records import InvalidRecord, timestamp_ms, validate
+from pageviews.stack.services import manager
+from pageviews.validation.record import InvalidRecord, timestamp_ms, validate
 
 # Windows of seconds, so a few thousand generated lines close many of them.
 SHORT_WINDOWS = WindowConfig(

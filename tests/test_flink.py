@@ -21,13 +21,14 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from helpers import pageviews
-from pageviews.model import PAGEVIEW
+from pageviews.model.records import PAGEVIEW
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import flink, flink_job, kafka
+from pageviews.stack import flink_job
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import EventProducer, UserWriter, write_lines
-from pageviews.stack.records import InvalidRecord, validate
+from pageviews.stack.services import flink, kafka
 from pageviews.store.duckdb_store import DB_FILE
+from pageviews.validation.record import InvalidRecord, validate
 from stack_helpers import SHORT_WINDOWS as WINDOWS
 from stack_helpers import in_order_user_changes, running_stack
 

@@ -13,7 +13,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pageviews.model import (
+from pageviews.model.records import (
     DEVICES,
     MAX_LINE_BYTES,
     MIN_EVENT_MS,

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from pageviews.model import MAX_LINE_BYTES
+from pageviews.model.records import MAX_LINE_BYTES
 from pageviews.sources import jsonl
 from pageviews.sources.jsonl import read_line_chunks
 

@@ -18,12 +18,13 @@ import pytest
 from confluent_kafka import Producer
 
 from pageviews.dashboard import queries
-from pageviews.stack import manager, pinot, pinot_tables
+from pageviews.model.results import RESULT_TABLES
+from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
+from pageviews.stack.services import manager, pinot
 from pageviews.store.duckdb_store import StoreError
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
 from pageviews.store.pinot_store import PinotStore, render
-from pageviews.store.result_columns import RESULT_TABLES
 from stack_helpers import running_stack
 
 pytestmark = pytest.mark.timeout(1200)

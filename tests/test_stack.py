@@ -22,11 +22,12 @@ from confluent_kafka import Consumer
 from confluent_kafka.cimpl import NewTopic
 
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import kafka, manager, readback
+from pageviews.stack import readback
 from pageviews.stack.config import StackConfig
-from pageviews.stack.process import ServiceError
 from pageviews.stack.produce import EventProducer, UserWriter, write_lines
-from pageviews.stack.records import InvalidRecord, timestamp_ms, validate
+from pageviews.stack.services import kafka, manager
+from pageviews.stack.services.process import ServiceError
+from pageviews.validation.record import InvalidRecord, timestamp_ms, validate
 from stack_helpers import running_stack
 
 pytestmark = pytest.mark.timeout(900)

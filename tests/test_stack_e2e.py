@@ -20,17 +20,17 @@ import pytest
 from helpers import pageviews
 from pageviews.check.served import check_served
 from pageviews.config import WindowConfig
-from pageviews.model import MAX_LINE_BYTES
+from pageviews.model.records import MAX_LINE_BYTES
 from pageviews.pipeline import RunOptions, run_pipeline
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.sources.inputs import InputSpec
 from pageviews.stack.config import StackConfig
 from pageviews.stack.pinot_sync import pinot_store
 from pageviews.stack.readback import arrival_lines
-from pageviews.stack.records import InvalidRecord, validate
 from pageviews.stack.run import run_on_stack
 from pageviews.store.clients import DuckDBFileStore
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
+from pageviews.validation.record import InvalidRecord, validate
 from stack_helpers import SHORT_WINDOWS as WINDOWS
 from stack_helpers import in_order_user_changes, running_stack
 

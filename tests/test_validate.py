@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pageviews.engine.parse import parse_batch
-from pageviews.engine.validate import OUTPUT_COLUMNS
+from pageviews.validation.precise import OUTPUT_COLUMNS
 
 RECEIVED_MS = 1_795_000_000_000  # 2026-11-18
 PV = '"type":"pageview","session_id":"s1","user_id":7,"source":"Inbox"'
@@ -237,7 +237,7 @@ TIMESTAMPS = [
 def _all_columns_both_ways(lines: list[str]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Every column of batch_parsed: through the scan first, and through the precise checks
     alone."""
-    from pageviews.engine.validate import precise_select
+    from pageviews.validation.precise import precise_select
 
     both = _parse(lines, columns=ALL_COLUMNS)
     con = duckdb.connect()
@@ -286,7 +286,7 @@ def test_timestamps_read_by_the_scan_equal_the_precise_ones() -> None:
 
 def test_the_scan_takes_plain_lines_in_any_key_order_and_spacing() -> None:
     """The fast path is not only for the generator's exact layout."""
-    from pageviews.engine.line_scan import scan
+    from pageviews.validation.scan import scan
 
     lines = pa.array(
         [

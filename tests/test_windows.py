@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pageviews.engine.windows import hopping_starts_ms, merge_sessions, tumbling_start_ms
+from pageviews.model.windows import hopping_starts_ms, merge_sessions, tumbling_start_ms
 
 times = st.integers(min_value=946_684_800_000, max_value=4_102_444_800_000)
 sizes = st.integers(min_value=1, max_value=3_600_000)

@@ -351,13 +351,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.backend == "stack":
-        from pageviews.stack.bench import run_stack_bench
+        from pageviews.bench.stack import run_stack_bench
 
         events = args.events if args.events != BENCH_EVENTS else STACK_BENCH_EVENTS
         live_rate = args.live_rate if args.live_rate != LIVE_BENCH_RATE else STACK_LIVE_RATE
         run_stack_bench(events, args.cold, args.stack_dir, live_rate, args.live_seconds)
         return 0
-    from pageviews.bench import run_bench
+    from pageviews.bench.embedded import run_bench
 
     run_bench(args)
     return 0

@@ -1,7 +1,7 @@
 """A batch of lines becomes typed rows of valid records, and reasons for the bad ones.
 
-The compiled scan (engine/line_scan.py) accepts the plain lines that make up almost all input;
-the lines it leaves pending go to the precise SQL checks (engine/validate.py), which accept them
+The compiled scan (validation/scan.py) accepts the plain lines that make up almost all input;
+the lines it leaves pending go to the precise SQL checks (validation/precise.py), which accept them
 or give the reason they are bad. Valid rows come back as one Arrow table; the pending lines and
 their precise rows stay in temp tables batch_pending_lines and batch_precise for the rest of the
 batch, so dead letters can be written with their raw text.
@@ -15,11 +15,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pageviews.engine.line_scan import scan
 from pageviews.engine.packing import I64
-from pageviews.engine.scanned_rows import accepted_rows
-from pageviews.engine.validate import precise_rows
-from pageviews.model import RECORD_TYPES
+from pageviews.model.records import RECORD_TYPES
+from pageviews.validation.precise import precise_rows
+from pageviews.validation.scan import scan
+from pageviews.validation.scanned_rows import accepted_rows
 
 
 def type_codes(name: str) -> str:

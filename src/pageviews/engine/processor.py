@@ -23,18 +23,18 @@ from pageviews.config import WindowConfig
 from pageviews.engine.batch_rows import LateRows, PageViews, ints
 from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
 from pageviews.engine.fixed_windows import assign_fixed_windows
-from pageviews.engine.line_scan import warm_up_scan
 from pageviews.engine.parse import ParsedBatch, parse_batch, type_codes
 from pageviews.engine.publish import publish
 from pageviews.engine.sessions import apply_sessions
 from pageviews.engine.state import STATE_DDL
 from pageviews.engine.state_store import load_state, save_state
 from pageviews.engine.user_versions import absorb_batch_versions, stage_batch_versions
-from pageviews.engine.validate import define_macros
 from pageviews.engine.watermark import BatchWatermarks, WatermarkState, compute_batch_watermarks
-from pageviews.model import MAX_LINE_BYTES, PAGEVIEW, RECORD_TYPES
+from pageviews.model.records import MAX_LINE_BYTES, PAGEVIEW, RECORD_TYPES
 from pageviews.store.duckdb_store import Meta
 from pageviews.store.schema import RAW_COLUMNS, RAW_TABLE_TYPES
+from pageviews.validation.precise import define_macros
+from pageviews.validation.scan import warm_up_scan
 
 
 @dataclass

@@ -36,7 +36,7 @@ from typing import IO, Any
 import orjson
 
 from pageviews.config import MINUTE_MS
-from pageviews.model import DEVICES, MAX_LINE_BYTES, SOURCES, SUBSCRIPTIONS
+from pageviews.model.records import DEVICES, MAX_LINE_BYTES, SOURCES, SUBSCRIPTIONS
 
 SECOND_MS = 1_000
 SESSION_GAP_MS = 5 * MINUTE_MS

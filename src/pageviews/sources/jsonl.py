@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
-from pageviews.model import MAX_LINE_BYTES
+from pageviews.model.records import MAX_LINE_BYTES
 from pageviews.sources.line_split import split_lines
 
 READ_BYTES = 1 << 22  # 4 MiB per read

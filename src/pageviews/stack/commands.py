@@ -73,9 +73,9 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def stack_errors() -> tuple[type[Exception], ...]:
     """Errors of the stack package, if its extra is installed (imported lazily: it is heavy)."""
     try:
-        from pageviews.stack.fetch import FetchError
-        from pageviews.stack.process import ServiceError
         from pageviews.stack.produce import DeliveryError
+        from pageviews.stack.services.fetch import FetchError
+        from pageviews.stack.services.process import ServiceError
     except ImportError:
         return ()
     # TimeoutError: a service or a consumer that did not catch up in time, explained.
@@ -114,7 +114,7 @@ def _stack_config(args: argparse.Namespace) -> StackConfig:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from pageviews.stack import manager
+    from pageviews.stack.services import manager
 
     config = _stack_config(args)
     if args.stack_command == "up":
@@ -148,7 +148,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 
 def _stack_logs(config: StackConfig, args: argparse.Namespace) -> int:
-    from pageviews.stack import manager
+    from pageviews.stack.services import manager
 
     files = manager.log_files(config, args.service)
     if not files:

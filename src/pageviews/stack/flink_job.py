@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from pageviews.config import WindowConfig
-from pageviews.stack import flink, flink_sql
+from pageviews.stack import flink_sql
 from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.process import ServiceError
+from pageviews.stack.services import flink
+from pageviews.stack.services.process import ServiceError
 
 TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
 

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from pageviews.config import WindowConfig
-from pageviews.model import MAX_AHEAD_OF_WALL_CLOCK_MS, MIN_EVENT_MS, SOURCES
+from pageviews.model.records import MAX_AHEAD_OF_WALL_CLOCK_MS, MIN_EVENT_MS, SOURCES
 from pageviews.stack.config import StackConfig
 
 TEMPLATES = ("sources.sql", "users.sql", "windows.sql", "sinks.sql", "inserts.sql")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 
+from pageviews.model.results import RESULT_TABLES
 from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.readback import read_topic
 from pageviews.store.pinot_store import PinotStore
-from pageviews.store.result_columns import RESULT_TABLES
 
 
 def pinot_store(config: StackConfig) -> PinotStore:

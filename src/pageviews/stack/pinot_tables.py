@@ -1,4 +1,4 @@
-"""Pinot schemas and REALTIME table configs, generated from store/result_columns.py, and their
+"""Pinot schemas and REALTIME table configs, generated from model/results.py, and their
 idempotent creation over the controller's REST API.
 
 Window tables and cleaned_users are upsert tables (FULL, keyed by the contract's key columns,
@@ -13,9 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.process import ServiceError
-from pageviews.store.result_columns import (
+from pageviews.model.results import (
     BIGINT,
     BOOLEAN,
     DOUBLE,
@@ -25,6 +23,8 @@ from pageviews.store.result_columns import (
     STRING,
     ResultTable,
 )
+from pageviews.stack.config import HOST, StackConfig
+from pageviews.stack.services.process import ServiceError
 
 PINOT_TYPES = {
     BIGINT: "LONG",

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from pageviews.model import (
+from pageviews.model.records import (
     MAX_LINE_BYTES,
     PAGEVIEW,
     USER_DELETE,
@@ -21,9 +21,9 @@ from pageviews.model import (
     USERSESSION,
     RecordType,
 )
-from pageviews.stack import mariadb
 from pageviews.stack.config import StackConfig
-from pageviews.stack.records import InvalidRecord, to_sql_datetime, validate
+from pageviews.stack.services import mariadb
+from pageviews.validation.record import InvalidRecord, to_sql_datetime, validate
 
 UPSERT_SQL = (
     "INSERT INTO Users (user_id, age, gender, country, subscription, updated_at) "

@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import POSITION_HEADER
-from pageviews.stack.records import timestamp_ms
+from pageviews.validation.record import timestamp_ms
 
 USER_FIELDS = ("user_id", "age", "gender", "country", "subscription", "updated_at")
 

@@ -26,10 +26,11 @@ from pageviews.config import WindowConfig
 from pageviews.errors import UsageError
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.sources.inputs import InputSpec
-from pageviews.stack import flink_job, manager, pinot_sync
+from pageviews.stack import flink_job, pinot_sync
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import GenerateStats, UserWriter, write_lines
 from pageviews.stack.readback import read_topic
+from pageviews.stack.services import manager
 
 JOB_FILE = "flink-job.json"
 # A user id no generator makes. Written last in a replay; once CDC shows it, every user change

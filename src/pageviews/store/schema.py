@@ -7,7 +7,7 @@ state_* tables are the engine's own and are never shown to users.
 
 from __future__ import annotations
 
-from pageviews.model import RECORD_TYPES
+from pageviews.model.records import RECORD_TYPES
 
 # Tables users may query with `pageviews query`, in the order `pageviews check` reports them.
 RESULT_TABLES = (

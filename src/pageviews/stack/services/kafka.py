@@ -12,8 +12,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from pageviews.stack.config import HOST, StackConfig, Topics
-from pageviews.stack.java import java_command
-from pageviews.stack.process import Service, ServiceError, port_open, wait_until
+from pageviews.stack.services.java import java_command
+from pageviews.stack.services.process import Service, ServiceError, port_open, wait_until
 
 
 def kafka_dir(config: StackConfig) -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.java import java_command
-from pageviews.stack.process import Service, ServiceError, wait_until
+from pageviews.stack.services.java import java_command
+from pageviews.stack.services.process import Service, ServiceError, wait_until
 
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 

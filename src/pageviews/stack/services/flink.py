@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.fetch import FetchError
-from pageviews.stack.process import Service, ServiceError, wait_until
+from pageviews.stack.services.fetch import FetchError
+from pageviews.stack.services.process import Service, ServiceError, wait_until
 
 INSTALLED_MARKER = ".installed"
 

@@ -16,7 +16,7 @@ import pymysql
 import pymysql.cursors
 
 from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.process import Service, ServiceError, wait_until
+from pageviews.stack.services.process import Service, ServiceError, wait_until
 
 USERS_DDL = """
 CREATE TABLE IF NOT EXISTS Users (

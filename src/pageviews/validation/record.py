@@ -1,7 +1,7 @@
 """Per-record validation against the record model, for producers that write one record at a time.
 
-The embedded runtime validates in DuckDB batches (engine/validate.py); here every record is
-checked in Python before it reaches Kafka or MariaDB, with the same rules from `model.py`.
+The embedded runtime validates in DuckDB batches (validation/precise.py); here every record is
+checked in Python before it reaches Kafka or MariaDB, with the same rules from `model/records.py`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pageviews.model import (
+from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MIN_EVENT_MS,
     RECORD_TYPES,

@@ -29,12 +29,13 @@ from pageviews.config import WindowConfig
 from pageviews.dashboard import queries
 from pageviews.sources.generator import GeneratorConfig, write_jsonl
 from pageviews.sources.inputs import InputSpec
-from pageviews.stack import flink, flink_job
+from pageviews.stack import flink_job
 from pageviews.stack.config import StackConfig
 from pageviews.stack.pinot_sync import pinot_store, wait_caught_up
 from pageviews.stack.produce import EventProducer, write_lines
 from pageviews.stack.readback import read_topic
 from pageviews.stack.run import input_lines, live_job, record_job, wait_for_cdc, write_sentinel
+from pageviews.stack.services import flink
 from pageviews.store.base import QueryResult
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
 from pageviews.store.pinot_store import PinotStore

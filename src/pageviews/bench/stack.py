@@ -4,7 +4,7 @@
   empty cache and stack dir, so every artifact is downloaded);
 - produce throughput of page views to Kafka (acks=all, idempotent, RF 3), as fast as possible;
 - the Flink job's throughput against the embedded engine's on the same file, end-to-end
-  freshness into Pinot, and the Pinot latency of the dashboard's queries (stack/bench_flow.py);
+  freshness into Pinot, and the Pinot latency of the dashboard's queries (bench/stack_flow.py);
 - the RSS of each service after that load.
 """
 
@@ -20,11 +20,12 @@ from typing import Any
 
 import orjson
 
+from pageviews.bench import stack_flow as bench_flow
 from pageviews.config import WindowConfig
 from pageviews.sources.generator import GeneratorConfig, generate_lines
-from pageviews.stack import bench_flow, manager
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import EventProducer
+from pageviews.stack.services import manager
 
 # The Flink job runs at a few hundred events/s on this machine (every page view updates its
 # live rows): more lines would take most of an hour.

@@ -10,10 +10,11 @@ from typing import Any
 
 import psutil
 
-from pageviews.stack import connect, fetch, flink, kafka, mariadb, pinot, pinot_tables
+from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.java import java_binary
-from pageviews.stack.process import Service, ServiceError, port_open, port_owner
+from pageviews.stack.services import connect, fetch, flink, kafka, mariadb, pinot
+from pageviews.stack.services.java import java_binary
+from pageviews.stack.services.process import Service, ServiceError, port_open, port_owner
 
 Say = Callable[[str], None]
 

@@ -1,6 +1,6 @@
 """The record model: the one definition of every input record type.
 
-Validation (engine/validate.py), the DuckDB raw tables (store/schema.py) and, later, the Flink
+Validation (validation/precise.py), the DuckDB raw tables (store/schema.py) and, later, the Flink
 DDL and Pinot schemas are all derived from `RECORD_TYPES`.
 """
 

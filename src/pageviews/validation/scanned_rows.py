@@ -1,6 +1,6 @@
-"""The lines the scan (engine/line_scan.py) accepted, as an Arrow table of typed rows.
+"""The lines the scan (validation/scan.py) accepted, as an Arrow table of typed rows.
 
-Its columns, their order and types are those of the precise checks' rows (engine/validate.py)
+Its columns, their order and types are those of the precise checks' rows (validation/precise.py)
 without `reason`, so the rows of both can be put together.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pageviews.engine.line_scan import KEYS, STRING_SLOTS, Scanned
 from pageviews.engine.packing import I64, Bools
-from pageviews.engine.validate import OUTPUT_COLUMNS
-from pageviews.model import RECORD_TYPES, Kind
+from pageviews.model.records import RECORD_TYPES, Kind
+from pageviews.validation.precise import OUTPUT_COLUMNS
+from pageviews.validation.scan import KEYS, STRING_SLOTS, Scanned
 
 
 def accepted_rows(scanned: Scanned, first_seq: int) -> pa.Table:

@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pageviews.engine.line_scan import warm_up_scan
 from pageviews.pipeline import RunOptions, run_pipeline
 from pageviews.sources.generator import GeneratorConfig, write_jsonl
 from pageviews.sources.inputs import InputSpec
 from pageviews.sources.line_split import warm_up_split
+from pageviews.validation.scan import warm_up_scan
 
 # Commit as soon as a paced batch has caught up and waited this long: freshest, and busiest.
 FRESHNESS_FLUSH_MS = 100

@@ -4,10 +4,10 @@ Every check is derived from the record model, rendered once into SQL, and run ov
 batch at a time (a Python loop per line would cap throughput far below the bar). Only model
 constants are rendered into the SQL; input values are only ever column references.
 
-Two paths: the fast one (engine/line_scan.py) accepts the plain lines that make up almost all
+Two paths: the fast one (validation/scan.py) accepts the plain lines that make up almost all
 input; the precise checks here decide the rest and give each bad line its reason. Here a line is
 parsed once, by json_transform into a struct whose fields hold the raw JSON text of each value,
-and types are read from that text (engine/json_values.py).
+and types are read from that text (validation/json_values.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from functools import cache
 
 import duckdb
 
-from pageviews.engine import json_values as jv
-from pageviews.model import (
+from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
     MIN_EVENT_MS,
@@ -29,6 +28,7 @@ from pageviews.model import (
     Kind,
     RecordType,
 )
+from pageviews.validation import json_values as jv
 
 # Every top-level key the model reads.
 _KEYS: tuple[str, ...] = tuple(

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from pageviews.stack.process import ServiceError
+from pageviews.stack.services.process import ServiceError
 
 # Console only: the service's stdout is already its log file. Chatty packages stay at WARN.
 LOG4J2_PROPERTIES = """\

@@ -1,7 +1,7 @@
 """The fast path of validation: a compiled scan (numba) over the bytes of a batch of lines.
 
 It accepts a line only when every check passes in its plainest form, and leaves every other line
-pending; the SQL checks (engine/validate.py) then decide those and give each bad one its reason.
+pending; the SQL checks (validation/precise.py) then decide those and give each bad one its reason.
 So the scan may be strict, never lenient: a line it accepts must be one the SQL checks accept,
 with the same values. tests/test_validate.py holds the two to that.
 
@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from pageviews.engine.packing import I64, Bools
-from pageviews.model import (
+from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
     MIN_EVENT_MS,

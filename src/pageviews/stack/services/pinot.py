@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.java import java_command
-from pageviews.stack.process import Service, wait_until
+from pageviews.stack.services.java import java_command
+from pageviews.stack.services.process import Service, wait_until
 
 ADMIN = "org.apache.pinot.tools.admin.PinotAdministrator"
 ZOOKEEPER = "org.apache.zookeeper.server.ZooKeeperServerMain"

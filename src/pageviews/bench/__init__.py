@@ -1,0 +1,1 @@
+"""`pageviews bench`: the embedded engine's and the distributed runtime's figures."""

@@ -1,0 +1,1 @@
+"""The stack's services: fetch, start, watch and stop Kafka, MariaDB, Connect, Flink and Pinot."""
