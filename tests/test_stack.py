@@ -302,7 +302,7 @@ def test_stack_dir_holds_no_password_in_logs(stack: StackConfig) -> None:
         if Path(path).exists()
     )
     for secret in (stack.cdc_password, stack.app_password, stack.mariadb_root_password):
-        assert secret not in logs
+        assert secret.get_secret_value() not in logs
 
 
 def test_readback_returns_every_event_and_user_change_as_input_lines(stack: StackConfig) -> None:

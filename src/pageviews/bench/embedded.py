@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pageviews.pipeline import RunOptions, run_pipeline
+from pageviews.settings import cache_dir
 from pageviews.sources.generator import GeneratorConfig, write_jsonl
 from pageviews.sources.inputs import InputSpec
 from pageviews.sources.line_split import warm_up_split
@@ -28,7 +29,6 @@ from pageviews.validation.scan import warm_up_scan
 
 # Commit as soon as a paced batch has caught up and waited this long: freshest, and busiest.
 FRESHNESS_FLUSH_MS = 100
-CACHE = Path(os.environ.get("PAGEVIEWS_CACHE", Path.home() / ".cache" / "pageviews"))
 
 
 def _say(message: str) -> None:
@@ -119,7 +119,7 @@ def _freshness(rate: float, seconds: float, work_dir: Path) -> dict[str, Any]:
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    work_dir = args.work_dir or CACHE / "bench"
+    work_dir = args.work_dir or cache_dir() / "bench"
     work_dir.mkdir(parents=True, exist_ok=True)
     small = max(1, args.events // 5)
     report: dict[str, Any] = {"events": args.events, "seed": args.seed, "cpu_cores_used": 1}

@@ -1,7 +1,7 @@
-"""Ports, directories, versions and credentials of the stack, with environment overrides.
+"""The stack's configuration: its settings (pageviews.settings) resolved for one stack dir.
 
-Everything binds to 127.0.0.1. Credentials are read from the environment (or their defaults for a
-local, loopback-only stack) and are never part of `describe()` or any log line.
+Everything binds to 127.0.0.1. Passwords come from the environment, else from the stack dir's
+credentials file, and are `SecretStr`: never part of a repr or any log line.
 """
 
 from __future__ import annotations
@@ -9,29 +9,21 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from pageviews.stack.pinot_config import PinotConfig
+from pydantic import SecretStr
+
+from pageviews.settings import FlinkSettings, PinotSettings, StackSettings, cache_dir
 
 HOST = "127.0.0.1"
 
-
-def cache_dir() -> Path:
-    """Downloads live outside the repo: $PAGEVIEWS_CACHE, or ~/.cache/pageviews."""
-    return Path(os.environ.get("PAGEVIEWS_CACHE") or Path.home() / ".cache" / "pageviews")
-
-
-# Environment variable of each credential; unset ones are generated once per stack dir.
-CREDENTIAL_ENV = {
-    "root": "PAGEVIEWS_MARIADB_ROOT_PASSWORD",
-    "cdc": "PAGEVIEWS_CDC_PASSWORD",
-    "app": "PAGEVIEWS_MARIADB_PASSWORD",
-}
+# The credentials file's key for each password; unset ones are generated once per stack dir.
+CREDENTIAL_KEYS = ("root", "cdc", "app")
 CREDENTIALS_FILE = "credentials.json"
 
 
-def load_credentials(stack_dir: Path) -> dict[str, str]:
+def load_credentials(stack_dir: Path, settings: StackSettings) -> dict[str, SecretStr]:
     """Passwords from the environment, else from the stack dir's 0600 file, else new random ones.
 
     Why a file: the database keeps the passwords it was initialised with, so they must survive
@@ -41,19 +33,19 @@ def load_credentials(stack_dir: Path) -> dict[str, str]:
     stored: dict[str, str] = {}
     if path.exists():
         stored = {str(k): str(v) for k, v in json.loads(path.read_text()).items()}
-    missing = [k for k in CREDENTIAL_ENV if k not in stored]
+    missing = [k for k in CREDENTIAL_KEYS if k not in stored]
     if missing:
         stored |= {k: secrets.token_urlsafe(18) for k in missing}
         stack_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(stored, out)
-    return {k: os.environ.get(env) or stored[k] for k, env in CREDENTIAL_ENV.items()}
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+    from_env = {
+        "root": settings.mariadb_root_password,
+        "cdc": settings.cdc_password,
+        "app": settings.app_password,
+    }
+    return {k: from_env[k] or SecretStr(stored[k]) for k in CREDENTIAL_KEYS}
 
 
 def _env_str(name: str, default: str) -> str:
@@ -102,109 +94,57 @@ class Topics:
 
 
 @dataclass(frozen=True)
-class FlinkConfig:
-    """The Flink cluster: versions, ports, memory; env overrides PAGEVIEWS_FLINK_*."""
-
-    version: str = "2.2.1"  # the apache-flink wheel; its own venv under <cache>/flink-venv
-    kafka_connector: str = "5.0.0-2.2"  # org.apache.flink:flink-sql-connector-kafka
-    rest_port: int = 8081
-    jobmanager_rpc_port: int = 6123
-    blob_port: int = 6124
-    taskmanager_rpc_port: int = 6122
-    taskmanager_data_port: int = 6121
-    # The metrics query services of both processes, as a range ("0" would be any free port).
-    query_ports: str = "6125-6126"
-    jobmanager_memory_mb: int = 768
-    taskmanager_memory_mb: int = 1536
-    task_slots: int = 2
-    # One pipeline: lateness decided at the source and at the window operators agree.
-    parallelism: int = 1
-    checkpoint_interval_ms: int = 2_000
-
-    @classmethod
-    def from_env(cls) -> FlinkConfig:
-        d = cls()
-        return cls(
-            version=_env_str("PAGEVIEWS_FLINK_VERSION", d.version),
-            kafka_connector=_env_str("PAGEVIEWS_FLINK_KAFKA_CONNECTOR", d.kafka_connector),
-            rest_port=_env_int("PAGEVIEWS_FLINK_REST_PORT", d.rest_port),
-            jobmanager_rpc_port=_env_int("PAGEVIEWS_FLINK_RPC_PORT", d.jobmanager_rpc_port),
-            blob_port=_env_int("PAGEVIEWS_FLINK_BLOB_PORT", d.blob_port),
-            taskmanager_rpc_port=_env_int("PAGEVIEWS_FLINK_TM_RPC_PORT", d.taskmanager_rpc_port),
-            taskmanager_data_port=_env_int("PAGEVIEWS_FLINK_TM_DATA_PORT", d.taskmanager_data_port),
-            query_ports=_env_str("PAGEVIEWS_FLINK_QUERY_PORTS", d.query_ports),
-            jobmanager_memory_mb=_env_int("PAGEVIEWS_FLINK_JM_MEMORY_MB", d.jobmanager_memory_mb),
-            taskmanager_memory_mb=_env_int("PAGEVIEWS_FLINK_TM_MEMORY_MB", d.taskmanager_memory_mb),
-            task_slots=_env_int("PAGEVIEWS_FLINK_TASK_SLOTS", d.task_slots),
-            parallelism=_env_int("PAGEVIEWS_FLINK_PARALLELISM", d.parallelism),
-            checkpoint_interval_ms=_env_int(
-                "PAGEVIEWS_FLINK_CHECKPOINT_MS", d.checkpoint_interval_ms
-            ),
-        )
-
-    def __post_init__(self) -> None:
-        if not 0 < self.checkpoint_interval_ms <= 5_000:
-            raise ValueError("the Flink checkpoint interval must be within (0, 5000] ms")
-        if self.parallelism > self.task_slots:
-            raise ValueError("Flink parallelism needs at least as many task slots")
-
-
-@dataclass(frozen=True)
 class StackConfig:
+    """What the stack's code uses: its settings, with the stack dir and passwords resolved."""
+
     stack_dir: Path
     cache: Path
-    broker_ports: tuple[int, ...] = (9093, 9094, 9095)
-    # Controllers get their own ports, away from the brokers' (19093, 29093, 39093).
-    controller_ports: tuple[int, ...] = (19093, 29093, 39093)
-    mariadb_port: int = 3307
-    connect_port: int = 8083
-    kafka_version: str = "4.1.1"
-    # The newest Debezium MariaDB connector on Maven Central; built against Kafka 4.1.
-    debezium_version: str = "3.5.0.Final"
+    broker_ports: tuple[int, ...]
+    controller_ports: tuple[int, ...]
+    mariadb_port: int
+    connect_port: int
+    kafka_version: str
+    debezium_version: str
+    broker_heap_mb: int
+    connect_heap_mb: int
+    app_user: str
+    mariadb_root_password: SecretStr
+    cdc_password: SecretStr
+    app_password: SecretStr
+    topics: Topics
+    flink: FlinkSettings
+    pinot: PinotSettings
     log4j_version: str = "2.24.3"
-    broker_heap_mb: int = 512
-    connect_heap_mb: int = 512
     mariadb_database: str = "demo"
-    mariadb_root_password: str = field(default="", repr=False)
     cdc_user: str = "cdc"
-    cdc_password: str = field(default="", repr=False)
-    app_user: str = "pageviews"
-    app_password: str = field(default="", repr=False)
     mariadb_server_id: int = 1
     connect_server_id: int = 5401  # Debezium's replica id, distinct from the server's
     connector_name: str = "users-cdc"
-    topics: Topics = field(default_factory=Topics)
-    flink: FlinkConfig = field(default_factory=FlinkConfig)
-    pinot: PinotConfig = field(default_factory=PinotConfig)
 
     @classmethod
     def from_env(cls, stack_dir: Path | None = None) -> StackConfig:
+        settings = StackSettings()
         cache = cache_dir()
-        d = cls(stack_dir=Path(), cache=cache)
-        root = stack_dir or Path(os.environ.get("PAGEVIEWS_STACK_DIR") or cache / "stack")
-        creds = load_credentials(root)
-        brokers = os.environ.get("PAGEVIEWS_BROKER_PORTS")
-        controllers = os.environ.get("PAGEVIEWS_CONTROLLER_PORTS")
-        return replace(
-            d,
+        root = stack_dir or settings.stack_dir or cache / "stack"
+        creds = load_credentials(root, settings)
+        return cls(
             stack_dir=root,
-            broker_ports=tuple(int(p) for p in brokers.split(",")) if brokers else d.broker_ports,
-            controller_ports=(
-                tuple(int(p) for p in controllers.split(",")) if controllers else d.controller_ports
-            ),
-            mariadb_port=_env_int("PAGEVIEWS_MARIADB_PORT", d.mariadb_port),
-            connect_port=_env_int("PAGEVIEWS_CONNECT_PORT", d.connect_port),
-            kafka_version=_env_str("PAGEVIEWS_KAFKA_VERSION", d.kafka_version),
-            debezium_version=_env_str("PAGEVIEWS_DEBEZIUM_VERSION", d.debezium_version),
-            broker_heap_mb=_env_int("PAGEVIEWS_BROKER_HEAP_MB", d.broker_heap_mb),
-            connect_heap_mb=_env_int("PAGEVIEWS_CONNECT_HEAP_MB", d.connect_heap_mb),
+            cache=cache,
+            broker_ports=settings.broker_ports,
+            controller_ports=settings.controller_ports,
+            mariadb_port=settings.mariadb_port,
+            connect_port=settings.connect_port,
+            kafka_version=settings.kafka_version,
+            debezium_version=settings.debezium_version,
+            broker_heap_mb=settings.broker_heap_mb,
+            connect_heap_mb=settings.connect_heap_mb,
+            app_user=settings.app_user,
             mariadb_root_password=creds["root"],
             cdc_password=creds["cdc"],
-            app_user=_env_str("PAGEVIEWS_MARIADB_USER", d.app_user),
             app_password=creds["app"],
             topics=Topics.from_env(),
-            flink=FlinkConfig.from_env(),
-            pinot=PinotConfig.from_env(),
+            flink=FlinkSettings(),
+            pinot=PinotSettings(),
         )
 
     def __post_init__(self) -> None:

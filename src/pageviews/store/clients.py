@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
+from pageviews.settings import PinotReaderSettings
 from pageviews.store.base import QueryResult, Store
 from pageviews.store.duckdb_store import StoreError, connect
 from pageviews.store.readonly import run_read_only
@@ -76,15 +76,14 @@ def _typed_row(row: list[Any], types: list[str]) -> tuple[Any, ...]:
 def open_store(data_dir: Path) -> Store:
     """Pinot if $PAGEVIEWS_PINOT_BROKER_URL is set; else the live pipeline's endpoint if it
     answers, else the file in the data dir."""
-    broker_url = os.environ.get("PAGEVIEWS_PINOT_BROKER_URL")
-    if broker_url:
+    pinot = PinotReaderSettings()
+    if pinot.broker_url:
         # Imported here: only Pinot readers need it. The dashboard's SQL is DuckDB's, so
         # Pinot's tables are read through a snapshot (see pinot_snapshot).
         from pageviews.store.pinot_snapshot import PinotSnapshotStore
         from pageviews.store.pinot_store import PinotStore
 
-        controller_url = os.environ.get("PAGEVIEWS_PINOT_CONTROLLER_URL")
-        return PinotSnapshotStore(PinotStore(broker_url, controller_url))
+        return PinotSnapshotStore(PinotStore(pinot.broker_url, pinot.controller_url))
     endpoint = data_dir / ENDPOINT_FILE
     if endpoint.exists():
         try:

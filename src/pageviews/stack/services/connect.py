@@ -69,7 +69,8 @@ def prepare(config: StackConfig) -> None:
     fd = os.open(_secrets_file(config), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         # Properties escaping: backslashes first, then the separators.
-        value = config.cdc_password.replace("\\", "\\\\").replace("=", "\\=").replace(":", "\\:")
+        password = config.cdc_password.get_secret_value()
+        value = password.replace("\\", "\\\\").replace("=", "\\=").replace(":", "\\:")
         out.write(f"cdc.password={value}\n")
 
 

@@ -136,7 +136,7 @@ def connect_root(config: StackConfig, password: str | None) -> pymysql.Connectio
     return pymysql.connect(
         unix_socket=str(socket_path(config)),
         user="root",
-        password=config.mariadb_root_password if password is None else password,
+        password=config.mariadb_root_password.get_secret_value() if password is None else password,
         autocommit=True,
         connect_timeout=3,
     )
@@ -148,7 +148,7 @@ def connect_app(config: StackConfig) -> pymysql.Connection:
         host=HOST,
         port=config.mariadb_port,
         user=config.app_user,
-        password=config.app_password,
+        password=config.app_password.get_secret_value(),
         database=config.mariadb_database,
         autocommit=True,
         connect_timeout=5,
@@ -163,7 +163,8 @@ def _root_connection(config: StackConfig) -> pymysql.Connection:
         conn = connect_root(config, "")
         with conn.cursor() as cur:
             cur.execute(
-                "ALTER USER 'root'@'localhost' IDENTIFIED BY %s", (config.mariadb_root_password,)
+                "ALTER USER 'root'@'localhost' IDENTIFIED BY %s",
+                (config.mariadb_root_password.get_secret_value(),),
             )
         return conn
 
@@ -188,10 +189,11 @@ def bootstrap(config: StackConfig) -> None:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{db}`")
             cur.execute(f"USE `{db}`")
             cur.execute(USERS_DDL)
-            for user, password in (
+            for user, secret in (
                 (config.cdc_user, config.cdc_password),
                 (config.app_user, config.app_password),
             ):
+                password = secret.get_secret_value()
                 cur.execute(
                     "CREATE USER IF NOT EXISTS %s@'127.0.0.1' IDENTIFIED BY %s", (user, password)
                 )
