@@ -1,0 +1,118 @@
+"""The one HTTP client of the package: JSON over REST (Connect, Flink, Pinot, the query endpoint).
+
+Standard library only, so readers of the embedded runtime need no extra. Every failure is one
+error type, `HttpError`, naming the method, the URL, the status (None when nothing answered:
+refused, timed out, cut off) and the start of the body, so a message says which call failed and
+a caller can tell "not there" (404) from "no service".
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from http.client import HTTPException
+from typing import Any
+
+DEFAULT_TIMEOUT_S = 10.0
+# How much of an error body a message shows; `HttpError.body` keeps all of it.
+BODY_SHOWN = 500
+
+
+class HttpError(Exception):
+    """A request that got no answer (`status` None), an error status, or an answer not JSON."""
+
+    def __init__(
+        self, method: str, url: str, status: int | None, reason: str, body: str = ""
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.body = body
+        what = f"no answer ({reason})" if status is None else f"{status} {reason}".rstrip()
+        message = f"{method} {url}: {what}"
+        if body.strip():
+            cut = body.strip()
+            message += f": {cut[:BODY_SHOWN]}" + (" ..." if len(cut) > BODY_SHOWN else "")
+        super().__init__(message)
+
+
+def _exchange(
+    method: str,
+    url: str,
+    body: Any,
+    timeout_s: float,
+    json_content_type: bool,
+    json_default: Callable[[Any], Any] | None = None,
+) -> tuple[int, str]:
+    """(status, text) of a success; HttpError for anything else."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an http URL: {url!r}")
+    data = None if body is None else json.dumps(body, default=json_default).encode()
+    headers = {"Content-Type": "application/json"} if json_content_type else {}
+    call = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - http(s) only, checked above
+    try:
+        with urllib.request.urlopen(call, timeout=timeout_s) as response:  # noqa: S310
+            status, raw = int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        try:
+            detail = error.read().decode(errors="replace")
+        except (OSError, HTTPException):
+            detail = ""
+        raise HttpError(method, url, error.code, str(error.reason), detail) from None
+    except urllib.error.URLError as error:
+        raise HttpError(method, url, None, str(error.reason)) from None
+    except (OSError, HTTPException) as error:  # timed out or cut off while reading
+        raise HttpError(method, url, None, str(error) or type(error).__name__) from None
+    return status, raw.decode(errors="replace")
+
+
+def request(
+    method: str,
+    url: str,
+    body: Any = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    json_default: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Send `body` as JSON (if given); return the answer decoded from JSON, None if empty.
+
+    `Content-Type: application/json` goes with every request, with a body or not, as these
+    REST APIs have always been called. `json_default` encodes what JSON cannot (see json.dumps).
+    """
+    status, text = _exchange(method, url, body, timeout_s, True, json_default)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise HttpError(method, url, status, "answer is not JSON", text) from None
+
+
+def get(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    return request("GET", url, timeout_s=timeout_s)
+
+
+def post(url: str, body: Any, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    return request("POST", url, body, timeout_s)
+
+
+def put(url: str, body: Any, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    return request("PUT", url, body, timeout_s)
+
+
+def patch(url: str, body: Any = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    return request("PATCH", url, body, timeout_s)
+
+
+def delete(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    return request("DELETE", url, timeout_s=timeout_s)
+
+
+def probe_text(url: str, timeout_s: float) -> str | None:
+    """GET a health endpoint (no headers): its text, or None if it did not answer with a success."""
+    try:
+        return _exchange("GET", url, None, timeout_s, json_content_type=False)[1]
+    except HttpError:
+        return None
