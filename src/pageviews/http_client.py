@@ -16,8 +16,9 @@ from http.client import HTTPException
 from typing import Any
 
 DEFAULT_TIMEOUT_S = 10.0
-# How much of an error body a message shows; `HttpError.body` keeps all of it.
-BODY_SHOWN = 500
+# How much of an error body a message shows (REST errors explain themselves in far less);
+# `HttpError.body` keeps all of it.
+BODY_SHOWN = 2000
 
 
 class HttpError(Exception):

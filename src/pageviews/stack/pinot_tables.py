@@ -8,11 +8,10 @@ dead_letters append. Each table consumes its result topic as JSON from the earli
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
+from pageviews import http_client
+from pageviews.http_client import HttpError
 from pageviews.model.results import (
     BIGINT,
     BOOLEAN,
@@ -135,20 +134,14 @@ def controller(
     config: StackConfig, method: str, path: str, body: dict[str, Any] | None = None
 ) -> Any:
     url = f"http://{HOST}:{config.pinot.controller_port}{path}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - a fixed http URL on 127.0.0.1
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        text = response.read().decode()
-    return json.loads(text) if text else None
+    return http_client.request(method, url, body, timeout_s=30)
 
 
 def _get_or_none(config: StackConfig, path: str) -> Any:
     try:
         return controller(config, "GET", path)
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
+    except HttpError as error:
+        if error.status == 404:
             return None
         raise
 
@@ -176,9 +169,10 @@ def differences(want: Any, have: Any, path: str = "") -> list[str]:
 def _send(config: StackConfig, method: str, path: str, body: dict[str, Any], what: str) -> None:
     try:
         controller(config, method, path, body)
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")
-        raise ServiceError(f"pinot: {what} failed: {error}: {detail}") from None
+    except HttpError as error:
+        if error.status is None:
+            raise
+        raise ServiceError(f"pinot: {what} failed: {error}") from None
 
 
 def ensure_tables(config: StackConfig) -> dict[str, str]:

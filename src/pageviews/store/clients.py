@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from datetime import datetime
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
+from pageviews import http_client
+from pageviews.http_client import HttpError
 from pageviews.settings import PinotReaderSettings
 from pageviews.store.base import QueryResult, Store
 from pageviews.store.duckdb_store import StoreError, connect
@@ -43,26 +42,30 @@ class HttpStore:
         self.description = f"live pipeline at {url}"
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
-        body = json.dumps({"sql": sql, "params": list(params)}, default=str).encode()
-        request = urllib.request.Request(
-            f"{self.url}/query", data=body, headers={"Content-Type": "application/json"}
-        )
+        body = {"sql": sql, "params": list(params)}
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-                payload = json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            raise StoreError(json.loads(error.read()).get("error", str(error))) from error
-        except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as error:
-            raise StoreError(f"the pipeline at {self.url} did not answer: {error}") from error
+            # Parameters JSON cannot carry (datetimes) travel as text; the server casts them.
+            payload = http_client.request(
+                "POST", f"{self.url}/query", body, timeout_s=TIMEOUT_S, json_default=str
+            )
+        except HttpError as error:
+            if error.status is None:
+                raise StoreError(f"the pipeline at {self.url} did not answer: {error}") from error
+            raise StoreError(_server_error(error)) from error
         rows = [_typed_row(row, payload["types"]) for row in payload["rows"]]
         return QueryResult(payload["columns"], rows, payload["types"])
 
     def alive(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except (urllib.error.URLError, TimeoutError, ConnectionError):
-            return False
+        return http_client.probe_text(f"{self.url}/health", timeout_s=2) is not None
+
+
+def _server_error(error: HttpError) -> str:
+    """The endpoint's own message ({"error": ...}), else what the status says."""
+    try:
+        message = json.loads(error.body).get("error")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if message else str(error)
 
 
 def _typed_row(row: list[Any], types: list[str]) -> tuple[Any, ...]:

@@ -8,15 +8,13 @@ Strings and anything else are refused, so no caller's text is ever formatted int
 
 from __future__ import annotations
 
-import json
 import math
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from datetime import datetime
-from http.client import HTTPException
 from typing import Any
 
+from pageviews import http_client
+from pageviews.http_client import HttpError
 from pageviews.model.results import DOUBLE, INT, RESULT_TABLES
 from pageviews.store.base import QueryResult
 from pageviews.store.duckdb_store import StoreError
@@ -153,30 +151,24 @@ class PinotStore:
         )
 
     def alive(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.broker_url}/health", timeout=2) as response:  # noqa: S310
-                return bool(response.read().decode() == "OK")
-        except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException):
-            return False
+        return http_client.probe_text(f"{self.broker_url}/health", timeout_s=2) == "OK"
 
     def _call(self, url: str, body: dict[str, Any] | None) -> dict[str, Any]:
         """POST `body` (or GET without one) and decode the JSON answer."""
-        request = urllib.request.Request(  # noqa: S310 - the configured Pinot URL
-            url,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
-                result: dict[str, Any] = json.loads(response.read())
-                return result
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:500]
-            raise StoreError(f"Pinot answered {error.code} at {url}: {detail}") from error
-        except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as error:
+            result = http_client.request(
+                "GET" if body is None else "POST", url, body, timeout_s=self.timeout_s
+            )
+        except HttpError as error:
+            if error.status is not None:
+                detail = error.body[:500]
+                raise StoreError(f"Pinot answered {error.status} at {url}: {detail}") from error
             raise StoreError(
-                f"Pinot at {url} did not answer: {error} (is `pageviews stack up` running?)"
+                f"Pinot at {url} did not answer: {error.reason} (is `pageviews stack up` running?)"
             ) from error
+        if not isinstance(result, dict):
+            raise StoreError(f"Pinot answered {url} with {type(result).__name__}, not an object")
+        return result
 
 
 def _exception_text(message: str) -> str:

@@ -7,13 +7,12 @@ connector reads it through FileConfigProvider from a 0600 file in the stack dir.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pageviews import http_client
+from pageviews.http_client import HttpError
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.services.java import java_command
 from pageviews.stack.services.process import Service, ServiceError, wait_until
@@ -90,13 +89,7 @@ def start(config: StackConfig) -> None:
 
 def rest(config: StackConfig, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     url = f"http://{HOST}:{config.connect_port}{path}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - a fixed http URL on 127.0.0.1
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        text = response.read().decode()
-    return json.loads(text) if text else None
+    return http_client.request(method, url, body, timeout_s=10)
 
 
 def connector_config(config: StackConfig) -> dict[str, str]:
@@ -140,11 +133,10 @@ def register(config: StackConfig) -> None:
     """PUT the connector's config: creates it, or updates it in place (idempotent)."""
     try:
         rest(config, "PUT", f"/connectors/{config.connector_name}/config", connector_config(config))
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")
-        raise ServiceError(
-            f"registering connector {config.connector_name}: {error}: {detail}"
-        ) from None
+    except HttpError as error:
+        if error.status is None:
+            raise
+        raise ServiceError(f"registering connector {config.connector_name}: {error}") from None
 
 
 def connector_state(config: StackConfig) -> str:

@@ -13,11 +13,11 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pageviews import http_client
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.services.fetch import FetchError
 from pageviews.stack.services.process import Service, ServiceError, wait_until
@@ -198,13 +198,7 @@ def start_taskmanager(config: StackConfig) -> None:
 
 def rest(config: StackConfig, method: str, path: str, body: Any = None) -> Any:
     url = f"http://{HOST}:{config.flink.rest_port}{path}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - a fixed http URL on 127.0.0.1
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        text = response.read().decode()
-    return json.loads(text) if text else None
+    return http_client.request(method, url, body, timeout_s=10)
 
 
 def free_slots(config: StackConfig) -> tuple[int, int]:

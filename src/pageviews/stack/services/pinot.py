@@ -12,12 +12,10 @@ Data (ZooKeeper, the controller's segment store, the server's segments) lives un
 
 from __future__ import annotations
 
-import json
 import socket
-import urllib.request
 from pathlib import Path
-from typing import Any
 
+from pageviews import http_client
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.services.java import java_command
 from pageviews.stack.services.process import Service, wait_until
@@ -217,24 +215,13 @@ def zk_ok(config: StackConfig) -> bool:
         return sock.recv(16) == b"imok"
 
 
-def http_get(port: int, path: str, timeout_s: float = 5.0) -> Any:
-    """GET a Pinot REST path on 127.0.0.1; JSON decoded when it is JSON."""
-    url = f"http://{HOST}:{port}{path}"
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - loopback
-        text = response.read().decode()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def healthy(config: StackConfig, name: str) -> bool:
     """One probe of a service's own health endpoint (ZooKeeper: `ruok`)."""
     try:
         if name == "pinot-zookeeper":
             return zk_ok(config)
         port = config.pinot.ports()[name][0]
-        return bool(http_get(port, "/health", timeout_s=3) == "OK")
+        return http_client.probe_text(f"http://{HOST}:{port}/health", timeout_s=3) == "OK"
     except OSError:
         return False
 
@@ -251,7 +238,8 @@ def wait_healthy(config: StackConfig, names: tuple[str, ...], timeout_s: float =
 
 def instances(config: StackConfig) -> list[str]:
     """Instances the controller knows, e.g. Server_127.0.0.1_8098."""
-    return list(http_get(config.pinot.controller_port, "/instances")["instances"])
+    url = f"http://{HOST}:{config.pinot.controller_port}/instances"
+    return list(http_client.get(url, timeout_s=5)["instances"])
 
 
 def wait_server_registered(config: StackConfig, timeout_s: float = 60.0) -> None:
