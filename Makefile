@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PAGEVIEWS_CACHE ?= $(HOME)/.cache/pageviews
 export PIP_CACHE_DIR ?= $(PAGEVIEWS_CACHE)/pip
 
-.PHONY: run test lint typecheck install install-dev browser clean
+.PHONY: run test test-fast lint typecheck install install-dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,13 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
+# Every tier: unit, e2e, browser and the real stack (tiers: tests/conftest.py).
 test: lint typecheck browser
 	$(BIN)/pytest -q -ra
+
+# What needs no service and no browser (the unit and e2e tiers): a few minutes at most.
+test-fast: lint typecheck
+	$(BIN)/pytest -q -ra -m "not stack and not browser"
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -13,8 +13,6 @@ import pytest
 from helpers import pageviews
 from pageviews.store.duckdb_store import DB_FILE
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:

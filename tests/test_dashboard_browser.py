@@ -16,12 +16,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from helpers import REPO
-
-pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
 KPI = '[data-testid="stMetricValue"]'

@@ -10,11 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from helpers import REPO, pageviews, result_snapshot
-
-pytestmark = pytest.mark.e2e
 
 
 def _start_run(events_file: Path, data_dir: Path) -> subprocess.Popen[bytes]:
