@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,20 @@ def test_settings_reference_is_current() -> None:
     )
     listed = {name for name, _, _ in settings.variables()}
     assert set(STACK_VARIABLES) | {"PAGEVIEWS_CACHE", "PAGEVIEWS_CDC_PASSWORD"} <= listed
+
+
+# A variable's name as code and docs quote it: "NAME", 'NAME', `NAME` or $NAME (not NAME_*).
+QUOTED_VARIABLE = re.compile(r"""[`"'$](PAGEVIEWS_[A-Z0-9_]*[A-Z0-9])(?![A-Z0-9_*])""")
+
+
+def test_every_variable_the_code_or_docs_name_is_declared() -> None:
+    files = [REPO / "README.md", REPO / "Makefile", *sorted((REPO / "docs").glob("*.md"))]
+    files += sorted((REPO / "src" / "pageviews").rglob("*.py"))
+    declared = {name for name, _, _ in settings.variables()}
+    named = {
+        (path.relative_to(REPO).as_posix(), name)
+        for path in files
+        for name in QUOTED_VARIABLE.findall(path.read_text())
+    }
+    assert {name for _, name in named} >= {"PAGEVIEWS_CACHE", "PAGEVIEWS_DATA_DIR"}
+    assert sorted((path, name) for path, name in named if name not in declared) == []
