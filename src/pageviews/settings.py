@@ -24,7 +24,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Comma-separated on the command line ("9093,9094,9095"), not the JSON pydantic expects.
+# Comma-separated in the environment ("9093,9094,9095"), not the JSON pydantic expects.
 PortList = Annotated[tuple[int, ...], NoDecode]
 
 
