@@ -141,14 +141,14 @@ def _flink_results(config: StackConfig) -> dict[str, set[tuple[Any, ...]]]:
     out = {
         name: {tuple(r[c] for c in fixed) for r in _upserted(config, topic)}
         for name, topic in (
-            ("pageview_tumbling", t.results[2]),
-            ("pageview_hopping", t.results[3]),
-            ("pageview_session", t.results[4]),
+            ("pageview_tumbling", t.result("pageview_tumbling")),
+            ("pageview_hopping", t.result("pageview_hopping")),
+            ("pageview_session", t.result("pageview_session")),
         )
     }
     out["user_sessions"] = {
         (r["user_id"], r["window_start"], r["window_end"], r["pageview_count"], r["is_final"])
-        for r in _upserted(config, t.user_sessions)
+        for r in _upserted(config, t.result("user_sessions"))
     }
     out["pageview_country"] = {
         (
@@ -160,11 +160,11 @@ def _flink_results(config: StackConfig) -> dict[str, set[tuple[Any, ...]]]:
             None if r["average_age"] is None else round(r["average_age"], 6),
             r["is_final"],
         )
-        for r in _upserted(config, t.results[1])
+        for r in _upserted(config, t.result("pageview_country"))
     }
     out["cleaned_users"] = {
         (r["user_id"], r["age"], r["gender"], r["country"], r["subscription"], r["updated_at"])
-        for r in _upserted(config, t.results[0])
+        for r in _upserted(config, t.result("cleaned_users"))
         if not r["deleted"] and r["user_id"] != SENTINEL_USER
     }
     out["late_events"] = {
@@ -210,16 +210,7 @@ def dataset(
 
 def _own_topics(stack: StackConfig, suffix: str) -> StackConfig:
     """The stack with fresh page-view, result, late and dead-letter topics (users shared)."""
-    t = stack.topics
-    topics = replace(
-        t,
-        pageviews=f"{t.pageviews}-{suffix}",
-        results=tuple(f"{r}-{suffix}" for r in t.results),
-        user_sessions=f"{t.user_sessions}-{suffix}",
-        late_events=f"{t.late_events}-{suffix}",
-        dead_letters=f"{t.dead_letters}-{suffix}",
-    )
-    config = replace(stack, topics=topics)
+    config = replace(stack, topics=stack.topics.with_suffix(suffix))
     kafka.ensure_topics(config)
     return config
 
@@ -336,7 +327,7 @@ def test_late_page_view_goes_to_late_topic_and_is_not_counted(stack: StackConfig
         for partition in range(config.topics.partitions):
             send(partition, f"{tag}-early", base_ms + 100_000)
         assert producer.flush(30) == 0
-        tumbling = config.topics.results[2]
+        tumbling = config.topics.result("pageview_tumbling")
         deadline = time.monotonic() + 300
         while not any(
             v.get("window_start") == base_ms + 100_000 for v in _upserted(config, tumbling)

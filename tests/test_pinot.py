@@ -50,7 +50,7 @@ def store(stack: StackConfig) -> PinotStore:
 def _produce(config: StackConfig, table: str, rows: list[tuple[Any, bytes]]) -> None:
     """(key, value) pairs to the table's topic; a key is JSON-encoded, a value sent as is."""
     producer = Producer({"bootstrap.servers": config.bootstrap, "enable.idempotence": True})
-    topic = pinot_tables.topic_of(config, table)
+    topic = config.topics.result(table)
     for key, value in rows:
         producer.produce(topic, key=None if key is None else orjson.dumps(key), value=value)
     assert producer.flush(30) == 0

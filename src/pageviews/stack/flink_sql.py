@@ -14,9 +14,23 @@ from pathlib import Path
 
 from pageviews.config import WindowConfig
 from pageviews.model.records import MAX_AHEAD_OF_WALL_CLOCK_MS, MIN_EVENT_MS, SOURCES
+from pageviews.model.results import (
+    BIGINT,
+    BOOLEAN,
+    DOUBLE,
+    INT,
+    MS,
+    RESULT_TABLES,
+    STACK,
+    STRING,
+    WINDOW_TABLES,
+    ResultTable,
+)
+from pageviews.model.windows import Session
 from pageviews.stack.config import StackConfig
 
-TEMPLATES = ("sources.sql", "users.sql", "windows.sql", "sinks.sql", "inserts.sql")
+# The sinks' DDL is generated from the result catalogue (`sink_ddl`), between windows and inserts.
+TEMPLATES = ("sources.sql", "users.sql", "windows.sql", "inserts.sql")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _BOOTSTRAP = re.compile(r"^[A-Za-z0-9.:,_-]+$")
@@ -206,7 +220,6 @@ def parameters(
         raise ValueError(f"bad bootstrap servers: {config.bootstrap!r}")
     if not _TOPIC.match(group_id):
         raise ValueError(f"bad consumer group id: {group_id!r}")
-    hops = windows.hops_per_event
     return {
         "bootstrap": config.bootstrap,
         "group_id": group_id,
@@ -216,36 +229,90 @@ def parameters(
         "users_idle": "" if bounded else _idle_timeout(USERS_IDLE_MS),
         "pageviews_topic": _check_topic(t.pageviews),
         "users_topic": _check_topic(t.users),
-        "cleaned_users_topic": _check_topic(t.results[0]),
-        "country_topic": _check_topic(t.results[1]),
-        "tumbling_topic": _check_topic(t.results[2]),
-        "hopping_topic": _check_topic(t.results[3]),
-        "session_topic": _check_topic(t.results[4]),
-        "user_sessions_topic": _check_topic(t.user_sessions),
-        "late_topic": _check_topic(t.late_events),
-        "dead_topic": _check_topic(t.dead_letters),
         "lateness": _interval(windows.lateness_ms),
-        "tumbling": _interval(windows.tumbling_ms),
-        "tumbling_ms": str(windows.tumbling_ms),
-        "hop_size": _interval(windows.hopping_size_ms),
-        "hop_step": _interval(windows.hopping_step_ms),
-        "hop_size_ms": str(windows.hopping_size_ms),
-        "hop_step_ms": str(windows.hopping_step_ms),
-        # The starts of the hopping windows that hold a page view, from its own column: an
-        # array of constants would be planned as a Values source joined (with state) to the
-        # stream, and re-joined after a failover.
-        "hop_starts": ", ".join(
-            f"hop_last_start - {k * windows.hopping_step_ms}" for k in range(hops)
-        ),
-        "session_gap": _interval(windows.session_gap_ms),
-        "user_session_gap": _interval(windows.user_session_gap_ms),
-        "country": _interval(windows.country_ms),
-        "country_ms": str(windows.country_ms),
+        **window_parameters(windows),
         "pageview_json_columns": pageview_json_columns(),
         "pageview_reason": pageview_reason(),
         "pageview_values": pageview_values(),
         "event_ms_in_range": event_ms_in_range(),
     }
+
+
+# Flink's type of each logical column type of the result catalogue (times are epoch ms).
+_FLINK_TYPES = {
+    BIGINT: "BIGINT",
+    INT: "INT",
+    DOUBLE: "DOUBLE",
+    STRING: "STRING",
+    BOOLEAN: "BOOLEAN",
+    MS: "BIGINT",
+}
+
+
+def sink_table(table: ResultTable) -> str:
+    """The Flink table that writes result table `table` to its topic."""
+    return f"{table.name}_out"
+
+
+def sink_ddl(config: StackConfig, table: ResultTable, group_id: str) -> str:
+    """A result table's sink: upsert-kafka keyed by the catalogue's key (key = JSON of the key
+    columns, value = JSON of all columns), or, for append-only tables, Kafka transactions
+    committed at each checkpoint."""
+    columns = [f"`{c.name}` {_FLINK_TYPES[c.type]}" for c in table.columns_of(STACK)]
+    options = {
+        "topic": _check_topic(config.topics.result(table.name)),
+        "properties.bootstrap.servers": config.bootstrap,
+    }
+    if table.upsert:
+        columns.append(f"PRIMARY KEY ({', '.join(table.key)}) NOT ENFORCED")
+        options |= {
+            "connector": "upsert-kafka",
+            "key.format": "json",
+            "value.format": "json",
+            "value.fields-include": "ALL",
+        }
+    else:
+        options |= {
+            "connector": "kafka",
+            "properties.transaction.timeout.ms": "600000",
+            "sink.delivery-guarantee": "exactly-once",
+            "sink.transactional-id-prefix": f"{group_id}-{table.name}",
+            "format": "json",
+        }
+    column_list = ",\n  ".join(columns)
+    with_list = ",\n  ".join(f"{_literal(k)} = {_literal(v)}" for k, v in options.items())
+    return (
+        f"CREATE TEMPORARY TABLE {sink_table(table)} (\n  {column_list}\n) WITH (\n  {with_list}\n)"
+    )
+
+
+def window_parameters(windows: WindowConfig) -> dict[str, str]:
+    """Each window view's sizes, from its windower: `<code>_size[_ms]`, `<code>_step[_ms]` and
+    `<code>_starts` for fixed windows, `<code>_gap[_ms]` for sessions."""
+    params: dict[str, str] = {}
+    for table in WINDOW_TABLES:
+        assert table.windowing is not None
+        windower = table.windowing.windower(windows)
+        code = table.code
+        if isinstance(windower, Session):
+            params |= {
+                f"{code}_gap": _interval(windower.gap_ms),
+                f"{code}_gap_ms": str(windower.gap_ms),
+            }
+            continue
+        params |= {
+            f"{code}_size": _interval(windower.size_ms),
+            f"{code}_size_ms": str(windower.size_ms),
+            f"{code}_step": _interval(windower.step_ms),
+            f"{code}_step_ms": str(windower.step_ms),
+            # The starts of every window that holds a record, from its own column: an array of
+            # constants would be planned as a Values source joined (with state) to the stream,
+            # and re-joined after a failover.
+            f"{code}_starts": ", ".join(
+                f"{code}_last_start - {offset}" for offset in windower.back_offsets().tolist()
+            ),
+        }
+    return params
 
 
 def render(text: str, params: dict[str, str]) -> str:
@@ -269,6 +336,8 @@ def statements(
     params = parameters(config, windows, bounded, group_id)
     out: list[str] = []
     for name in TEMPLATES:
+        if name == "inserts.sql":
+            out.extend(sink_ddl(config, table, group_id) for table in RESULT_TABLES)
         text = render((template_dir() / name).read_text(), params)
         # Statements end with a semicolon on its own line end; comments are dropped.
         lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from pageviews.model.results import RESULT_TABLES
-from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.readback import read_topic
 from pageviews.store.pinot_store import PinotStore
@@ -30,7 +29,7 @@ def expected_rows(config: StackConfig) -> dict[str, int]:
     for table in RESULT_TABLES:
         latest: dict[bytes | None, bool] = {}
         count = 0
-        for record in read_topic(config, pinot_tables.topic_of(config, table.name)):
+        for record in read_topic(config, config.topics.result(table.name)):
             if table.upsert:
                 latest[record.key] = record.value is not None
             elif record.value is not None:
