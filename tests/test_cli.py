@@ -135,7 +135,9 @@ def test_stdin_input(tmp_path: Path, events_file: Path, data_dir: Path) -> None:
     [
         (["run", "--input", "no-such-file.jsonl", "--no-dashboard"], "no such input file"),
         (["run", "--input", "x", "--events", "5", "--no-dashboard"], "do not go together"),
-        (["run", "--events", "10", "--lateness", "soon", "--no-dashboard"], "invalid"),
+        (["run", "--events", "10", "--lateness", "soon", "--no-dashboard"], "not a duration"),
+        (["run", "--events", "10", "--hop-step", "7m", "--no-dashboard"], "multiple of"),
+        (["run", "--events", "10", "--rate", "0", "--no-dashboard"], "--rate must be above 0"),
         (["check"], "no pageviews data"),
     ],
 )

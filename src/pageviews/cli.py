@@ -21,12 +21,11 @@ import duckdb
 from pageviews.dashboard.launcher import (
     DEFAULT_PORT,
     LOG_FILE,
-    DashboardUnavailable,
     dashboard_command,
     start_dashboard,
 )
-from pageviews.errors import UsageError
-from pageviews.pipeline import PipelineError, RunOptions, RunStats, run_pipeline
+from pageviews.errors import PageviewsError, UsageError
+from pageviews.pipeline import RunOptions, RunStats, run_pipeline
 from pageviews.sources.inputs import InputSpec
 from pageviews.stack.commands import (
     STACK_DIR_HELP,
@@ -36,10 +35,8 @@ from pageviews.stack.commands import (
     generate_to_stack,
     pinot_reader_env,
     run_stack,
-    stack_errors,
     stack_store,
 )
-from pageviews.store.duckdb_store import StoreError
 from pageviews.timefmt import format_ms
 from pageviews.window_options import add_window_options, window_config
 
@@ -359,7 +356,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
     from pageviews.bench.embedded import run_bench
 
-    run_bench(args)
+    run_bench(args.events, args.seed, args.live_rate, args.live_seconds, args.work_dir, args.json)
     return 0
 
 
@@ -377,17 +374,9 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    domain_errors: tuple[type[Exception], ...] = (
-        UsageError,
-        PipelineError,
-        StoreError,
-        DashboardUnavailable,
-        ValueError,
-        *stack_errors(),
-    )
     try:
         return COMMANDS[args.command](args)
-    except domain_errors as error:
+    except PageviewsError as error:
         print(f"pageviews: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

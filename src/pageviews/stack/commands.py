@@ -70,18 +70,6 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         sp.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
 
 
-def stack_errors() -> tuple[type[Exception], ...]:
-    """Errors of the stack package, if its extra is installed (imported lazily: it is heavy)."""
-    try:
-        from pageviews.stack.produce import DeliveryError
-        from pageviews.stack.services.fetch import FetchError
-        from pageviews.stack.services.process import ServiceError
-    except ImportError:
-        return ()
-    # TimeoutError: a service or a consumer that did not catch up in time, explained.
-    return (FetchError, ServiceError, DeliveryError, TimeoutError)
-
-
 def generate_to_stack(args: argparse.Namespace, config: GeneratorConfig) -> int:
     from pageviews.sources.generator import generate_lines
     from pageviews.stack.config import StackConfig

@@ -12,8 +12,9 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
+from pageviews.errors import StoreError
 from pageviews.store.base import QueryResult, Store
-from pageviews.store.duckdb_store import StoreError, connect
+from pageviews.store.duckdb_store import connect
 from pageviews.store.readonly import run_read_only
 from pageviews.store.server import ENDPOINT_FILE
 
