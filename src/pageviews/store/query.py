@@ -1,4 +1,4 @@
-"""`pageviews query`: read-only SQL over the result tables, and its output formats."""
+"""The output formats of `pageviews query`: a table for eyes, CSV and JSON for programs."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ import csv
 import io
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pageviews.store.base import QueryResult
-from pageviews.store.clients import open_store
 
-
-def run_query(data_dir: Path, sql: str, params: list[Any] | None = None) -> QueryResult:
-    """Through the live pipeline when one runs on this data dir, else on the file."""
-    return open_store(data_dir).query(sql, params or [])
+FORMATS = ("table", "csv", "json")
 
 
 def _text(value: Any) -> str:

@@ -1,37 +1,28 @@
-"""The `pageviews stack ...` commands and `generate --to stack`, for the CLI.
+"""`pageviews stack ...`: the distributed runtime's services, and its Flink job.
 
-Kept apart from cli.py so the CLI stays thin. The stack's modules import confluent_kafka and
-pymysql (the `kafka` extra), so they are imported only when a stack command runs.
+The stack's modules need the `kafka` extra, so they are imported only when a command runs,
+after `stack_config` has said what to install if it is missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pageviews.cli.backend import STACK_DIR_HELP
+from pageviews.cli.window_options import add_window_options, window_config
 from pageviews.errors import UsageError
-from pageviews.window_options import add_window_options, window_config
+from pageviews.runtimes.stack import stack_config
 
 if TYPE_CHECKING:
-    from pageviews.config import WindowConfig
-    from pageviews.sources.generator import GeneratorConfig
-    from pageviews.sources.inputs import InputSpec
     from pageviews.stack.config import StackConfig
-    from pageviews.store.base import Store
-
-STACK_DIR_HELP = (
-    "where the stack keeps data, logs and PIDs "
-    "(default: ~/.cache/pageviews/stack, or $PAGEVIEWS_STACK_DIR)"
-)
 
 
-def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    stack = sub.add_parser(
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    stack = commands.add_parser(
         "stack",
         help="run Kafka, MariaDB, Kafka Connect, Flink and Pinot natively on 127.0.0.1",
         description=(
@@ -68,43 +59,13 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     add_window_options(stack_job)
     for sp in (stack_up, stack_status, stack_logs, stack_down, stack_job):
         sp.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
+    stack.set_defaults(handler=command)
 
 
-def generate_to_stack(args: argparse.Namespace, config: GeneratorConfig) -> int:
-    from pageviews.sources.generator import generate_lines
-    from pageviews.stack.config import StackConfig
-    from pageviews.stack.produce import GenerateStats, write_lines
-
-    stack = StackConfig.from_env(args.stack_dir)
-    # Paced runs stamp events with the wall clock, as live input; unpaced ones replay.
-    clock = (lambda: int(time.time() * 1000)) if args.rate else None
-
-    def progress(stats: GenerateStats) -> None:
-        print(
-            f"[{stats.seconds:6.1f}s] {stats.lines:,} / {args.events:,} lines "
-            f"({stats.lines / max(stats.seconds, 1e-9):,.0f}/s): {stats.produced:,} to Kafka, "
-            f"{stats.users:,} user changes to MariaDB, {stats.refused:,} refused",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    stats = write_lines(stack, generate_lines(config, clock), args.rate, progress)
-    progress(stats)
-    for reason, count in sorted(stats.refused_reasons.items()):
-        print(f"  refused {count:,}: {reason}", file=sys.stderr)
-    return 0
-
-
-def _stack_config(args: argparse.Namespace) -> StackConfig:
-    from pageviews.stack.config import StackConfig
-
-    return StackConfig.from_env(args.stack_dir)
-
-
-def cmd_stack(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
+    config = stack_config(args.stack_dir)
     from pageviews.stack.services import manager
 
-    config = _stack_config(args)
     if args.stack_command == "up":
         reports, seconds = manager.up(config)
         for r in reports:
@@ -128,14 +89,14 @@ def cmd_stack(args: argparse.Namespace) -> int:
             )
         return 0 if all(r.healthy for r in reports) else 1
     if args.stack_command == "logs":
-        return _stack_logs(config, args)
+        return _logs(config, args)
     if args.stack_command == "job":
-        return _stack_job(config, args)
+        return _job(config, args)
     manager.down(config)
     return 0
 
 
-def _stack_logs(config: StackConfig, args: argparse.Namespace) -> int:
+def _logs(config: StackConfig, args: argparse.Namespace) -> int:
     from pageviews.stack.services import manager
 
     files = manager.log_files(config, args.service)
@@ -161,7 +122,7 @@ def _stack_logs(config: StackConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack_job(config: StackConfig, args: argparse.Namespace) -> int:
+def _job(config: StackConfig, args: argparse.Namespace) -> int:
     from pageviews.stack import flink_job
     from pageviews.stack.run import record_job
 
@@ -183,71 +144,4 @@ def _stack_job(config: StackConfig, args: argparse.Namespace) -> int:
         print(flink_job.job_status(config, args.job_id))
         return 0
     flink_job.cancel_job(config, args.job_id)
-    return 0
-
-
-def pinot_reader_env(args: argparse.Namespace) -> dict[str, str]:
-    """What a dashboard child needs to read Pinot (see store.clients.open_store)."""
-    from pageviews.stack.config import HOST
-
-    config = _stack_config(args)
-    return {
-        "PAGEVIEWS_PINOT_BROKER_URL": f"http://{HOST}:{config.pinot.broker_port}",
-        "PAGEVIEWS_PINOT_CONTROLLER_URL": f"http://{HOST}:{config.pinot.controller_port}",
-    }
-
-
-def stack_store(args: argparse.Namespace) -> Store:
-    """Pinot's result tables, answering the embedded tables' SQL (a snapshot per query)."""
-    from pageviews.stack.pinot_sync import pinot_store
-    from pageviews.store.pinot_snapshot import PinotSnapshotStore
-
-    return PinotSnapshotStore(pinot_store(_stack_config(args)))
-
-
-def check_stack(args: argparse.Namespace) -> tuple[str, bool]:
-    """The oracle over the raw events in Kafka against Pinot's tables."""
-    import tempfile
-
-    from pageviews.check.served import check_served
-    from pageviews.stack.readback import arrival_lines
-    from pageviews.stack.run import recorded_windows
-
-    config = _stack_config(args)
-    windows = recorded_windows(config)
-    lines = arrival_lines(config)
-    print(f"pageviews: read {len(lines):,} raw records back from Kafka", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="pageviews-check-") as tmp:
-        return check_served(lines, stack_store(args), windows, Path(tmp))
-
-
-def run_stack(
-    args: argparse.Namespace,
-    spec: InputSpec,
-    windows: WindowConfig,
-    rate: float | None,
-    should_stop: Callable[[], bool],
-) -> int:
-    """`pageviews run --backend stack`: see stack/run.py."""
-    from pageviews.stack.produce import GenerateStats
-    from pageviews.stack.run import run_on_stack
-
-    def progress(stats: GenerateStats) -> None:
-        if not args.quiet:
-            print(
-                f"[{stats.seconds:6.1f}s] {stats.lines:,} lines "
-                f"({stats.lines / max(stats.seconds, 1e-9):,.0f}/s): {stats.produced:,} to "
-                f"Kafka, {stats.users:,} user changes to MariaDB, {stats.refused:,} refused "
-                "(to dead letters)",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    report = run_on_stack(
-        _stack_config(args), spec, windows, rate, progress=progress, should_stop=should_stop
-    )
-    progress(report.produced)
-    if report.served_rows:
-        rows = ", ".join(f"{table} {count:,}" for table, count in report.served_rows.items())
-        print(f"pageviews: Pinot holds {rows}", file=sys.stderr)
     return 0
