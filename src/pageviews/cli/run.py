@@ -12,7 +12,7 @@ from pageviews.cli.console import say
 from pageviews.cli.dashboard import add_dashboard_options
 from pageviews.cli.window_options import add_window_options, window_config
 from pageviews.dashboard.launcher import LOG_FILE, start_dashboard
-from pageviews.errors import UsageError
+from pageviews.errors import UsageError, require_extra
 from pageviews.pipeline import RunOptions
 from pageviews.runtimes.base import RunRequest
 from pageviews.sources.inputs import InputSpec
@@ -92,6 +92,9 @@ def command(args: argparse.Namespace) -> int:
         say=say,
         progress=not args.quiet,
     )
+    if not args.no_dashboard:
+        # Before the run's first line, so that a missing extra is the only line printed.
+        require_extra("dashboard", "the dashboard", hint="or run with --no-dashboard")
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     say(
