@@ -21,7 +21,10 @@ Command = Callable[[argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pageviews",
-        description="Real-time page-view analytics in event time (embedded DuckDB runtime).",
+        description=(
+            "Real-time page-view analytics in event time: embedded (DuckDB), or distributed "
+            "(Kafka, Flink, Pinot) with --backend stack."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # In this order in --help.

@@ -25,11 +25,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run",
         help="run the pipeline on a file, stdin, or the generator",
         description=(
-            "Run the embedded pipeline. With --input it replays JSONL (a file, or - for stdin); "
-            "with --events it replays N generated events on a simulated clock; with neither it "
-            "runs the live generator on the wall clock until Ctrl-C. A replay ends with the "
-            "watermark at +inf, so every window is final. Running the same command again on "
-            "the same data dir resumes where it stopped."
+            "Run the pipeline (with --backend stack: on Kafka, Flink and Pinot). With --input "
+            "it replays JSONL (a file, or - for stdin); with --events it replays N generated "
+            "events on a simulated clock; with neither it runs the live generator on the wall "
+            "clock until Ctrl-C. A replay ends with the watermark at +inf, so every window is "
+            "final. Running the same command again on the same data dir resumes where it "
+            "stopped."
         ),
     )
     parser.add_argument("--input", metavar="FILE", help="JSONL file to replay, or - for stdin")
@@ -50,11 +51,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--batch-lines",
         type=int,
-        help=f"max lines per batch (default {RunOptions.batch_lines})",
+        help=f"max lines per batch (default {RunOptions.batch_lines}; embedded only)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--threads", type=int, help="DuckDB worker threads (default: all cores)")
-    parser.add_argument("--stats-json", type=Path, help="write run statistics to this file")
+    parser.add_argument(
+        "--threads", type=int, help="DuckDB worker threads (default: all cores; embedded only)"
+    )
+    parser.add_argument(
+        "--stats-json", type=Path, help="write run statistics to this file (embedded only)"
+    )
     add_backend_options(parser, "Kafka and MariaDB -> Flink -> Pinot, on `pageviews stack`")
     add_window_options(parser)
     parser.set_defaults(handler=command)
