@@ -253,3 +253,18 @@ def test_without_the_kafka_extra_the_embedded_runtime_works(tmp_path: Path) -> N
     )  # fmt: skip
     assert query.returncode == 0, query.stderr
     assert int(query.stdout.splitlines()[1]) > 0
+
+
+def test_the_embedded_runtime_never_reads_pinot(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_network: None,
+) -> None:
+    """The Pinot variables are how the stack runtime points its dashboard at Pinot."""
+    monkeypatch.setenv("PAGEVIEWS_PINOT_BROKER_URL", "http://127.0.0.1:9")
+    _fails_with_one_line(
+        ["query", "SELECT 1", "--data-dir", str(tmp_path)],
+        capsys,
+        f"no pageviews data in {tmp_path}",
+    )

@@ -81,9 +81,10 @@ class EmbeddedRuntime(Runtime):
         return CheckReport(text, ok)
 
     def store(self) -> Store:
-        from pageviews.store.clients import open_store
+        from pageviews.store.clients import open_data_dir_store
 
-        return open_store(self.data_dir)
+        # Never Pinot, even with $PAGEVIEWS_PINOT_BROKER_URL set: that is for the stack.
+        return open_data_dir_store(self.data_dir)
 
     def dashboard_dir(self) -> Path:
         return self.data_dir
