@@ -18,11 +18,11 @@ import pytest
 from confluent_kafka import Producer
 
 from pageviews.dashboard import queries
+from pageviews.errors import StoreError
 from pageviews.model.results import RESULT_TABLES
 from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.services import manager, pinot
-from pageviews.store.duckdb_store import StoreError
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
 from pageviews.store.pinot_store import PinotStore, render
 from stack_helpers import running_stack

@@ -15,9 +15,9 @@ from pathlib import Path
 import streamlit as st
 
 from pageviews.dashboard import charts, queries
+from pageviews.errors import NoDataYet, StoreError
 from pageviews.store.base import Store
 from pageviews.store.clients import open_store
-from pageviews.store.duckdb_store import NoDataYet, StoreError
 from pageviews.timefmt import format_ms
 
 DEFAULT_REFRESH_S = 15

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from pageviews.errors import ServiceTimeout
 from pageviews.model.results import RESULT_TABLES
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.readback import read_topic
@@ -57,5 +58,7 @@ def wait_caught_up(config: StackConfig, timeout_s: float = 300.0) -> dict[str, i
             return served
         if time.monotonic() > deadline:
             behind = {t: f"{served[t]}/{n}" for t, n in expected.items() if served[t] != n}
-            raise TimeoutError(f"Pinot has not consumed every result in {timeout_s:.0f}s: {behind}")
+            raise ServiceTimeout(
+                f"Pinot has not consumed every result in {timeout_s:.0f}s: {behind}"
+            )
         time.sleep(1.0)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
+from pageviews.errors import DeliveryError
 from pageviews.model.records import (
     MAX_LINE_BYTES,
     PAGEVIEW,
@@ -41,10 +42,6 @@ DELETE_SQL = "DELETE FROM Users WHERE user_id = %s"
 # Header on every event that write_lines produces: "<run start ms>:<line number>". Kafka keeps
 # no order across partitions; this lets `check` replay the events in their input order.
 POSITION_HEADER = "pageviews-position"
-
-
-class DeliveryError(RuntimeError):
-    """Kafka did not acknowledge some records."""
 
 
 class EventProducer:

@@ -12,8 +12,9 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
+from pageviews.errors import StoreError
 from pageviews.store.base import QueryResult, Store
-from pageviews.store.duckdb_store import StoreError, connect
+from pageviews.store.duckdb_store import connect
 from pageviews.store.readonly import run_read_only
 from pageviews.store.server import ENDPOINT_FILE
 
@@ -74,8 +75,8 @@ def _typed_row(row: list[Any], types: list[str]) -> tuple[Any, ...]:
 
 
 def open_store(data_dir: Path) -> Store:
-    """Pinot if $PAGEVIEWS_PINOT_BROKER_URL is set; else the live pipeline's endpoint if it
-    answers, else the file in the data dir."""
+    """For the dashboard's process: Pinot if $PAGEVIEWS_PINOT_BROKER_URL is set (the stack
+    runtime sets it), else the data dir's store (see open_data_dir_store)."""
     broker_url = os.environ.get("PAGEVIEWS_PINOT_BROKER_URL")
     if broker_url:
         # Imported here: only Pinot readers need it. The dashboard's SQL is DuckDB's, so
@@ -85,6 +86,11 @@ def open_store(data_dir: Path) -> Store:
 
         controller_url = os.environ.get("PAGEVIEWS_PINOT_CONTROLLER_URL")
         return PinotSnapshotStore(PinotStore(broker_url, controller_url))
+    return open_data_dir_store(data_dir)
+
+
+def open_data_dir_store(data_dir: Path) -> Store:
+    """The live pipeline's endpoint if it answers, else the file in the data dir."""
     endpoint = data_dir / ENDPOINT_FILE
     if endpoint.exists():
         try:

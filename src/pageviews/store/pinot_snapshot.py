@@ -22,9 +22,9 @@ import duckdb
 import pyarrow as pa
 
 from pageviews.config import WindowConfig
+from pageviews.errors import StoreError
 from pageviews.model.results import EMBEDDED, MS, RESULT_TABLES, STACK, ResultTable
 from pageviews.store.base import QueryResult
-from pageviews.store.duckdb_store import StoreError
 from pageviews.store.pinot_store import PinotStore
 from pageviews.store.readonly import run_read_only
 from pageviews.store.schema import result_table_ddl

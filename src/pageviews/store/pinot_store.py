@@ -17,9 +17,9 @@ from datetime import datetime
 from http.client import HTTPException
 from typing import Any
 
+from pageviews.errors import StoreError
 from pageviews.model.results import DOUBLE, INT, RESULT_TABLES
 from pageviews.store.base import QueryResult
-from pageviews.store.duckdb_store import StoreError
 
 TIMEOUT_S = 15.0
 
