@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pageviews.model.records import UNKNOWN_COUNTRY
 from pageviews.store.base import Store
-
-UNKNOWN_COUNTRY = "unknown"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from pageviews.engine.key_codes import KeyCodes
 from pageviews.engine.open_windows import OpenWindows
 from pageviews.engine.packing import I64, Bools, Packer, empty
 from pageviews.engine.watermark import BatchWatermarks
-
-UNKNOWN_COUNTRY = "unknown"
+from pageviews.model.records import UNKNOWN_COUNTRY
 
 
 @dataclass
