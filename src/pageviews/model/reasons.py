@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from functools import cache
 
 from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
@@ -119,6 +120,7 @@ class Rule:
     reason: Reason
 
 
+@cache
 def field_rules(field: Field) -> tuple[Rule, ...]:
     """The rules of one field, in the order they apply."""
     label = f"field '{field.name}'"

@@ -27,6 +27,7 @@ from pageviews.model.records import (
     TYPE_NAMES,
     UTC_DESIGNATOR,
     Field,
+    Kind,
     RecordType,
 )
 from pageviews.validation import json_text
@@ -97,29 +98,36 @@ def timestamp_ms(value: Any) -> int | None:
     return _integer(value)
 
 
-def _breaks(check: Check, field: Field, value: Any, now_ms: int) -> bool:
-    """Whether a present, non-null value breaks `check` (a rule of model/reasons.py)."""
+def _breaks(check: Check, field: Field, value: Any, number: int | None, now_ms: int) -> bool:
+    """Whether a present, non-null value breaks `check` (a rule of model/reasons.py); `number`
+    is its integer, or its epoch ms for a timestamp (None if it has none)."""
     match check:
         case Check.MISSING:
             return False
         case Check.NOT_A_STRING:
             return not isinstance(value, str)
-        case Check.NOT_AN_INTEGER:
-            return _integer(value) is None
+        case Check.NOT_AN_INTEGER | Check.BAD_TIMESTAMP:
+            return number is None
         case Check.OUT_OF_RANGE:
-            number = _integer(value)
             assert number is not None
             low, high = field.min_value, field.max_value
             return (low is not None and number < low) or (high is not None and number > high)
-        case Check.BAD_TIMESTAMP:
-            return timestamp_ms(value) is None
         case Check.TOO_EARLY:
-            return (timestamp_ms(value) or 0) < MIN_EVENT_MS
+            assert number is not None
+            return number < MIN_EVENT_MS
         case Check.TOO_LATE:
-            return (timestamp_ms(value) or 0) > now_ms + MAX_AHEAD_OF_WALL_CLOCK_MS
+            assert number is not None
+            return number > now_ms + MAX_AHEAD_OF_WALL_CLOCK_MS
         case Check.NOT_A_CHOICE:
             return value not in field.choices
     raise AssertionError(check)
+
+
+# Each record type's fields with their rules, computed once (by label: hashing is cheap).
+_RULES = {
+    rtype.label: [(field, reasons.field_rules(field)) for field in rtype.fields]
+    for rtype in RECORD_TYPES
+}
 
 
 def _refuse(reason: reasons.Reason, value: Any = None) -> InvalidRecord:
@@ -153,13 +161,19 @@ def validate(record: Any, now_ms: int | None = None) -> RecordType:
     `now_ms` is the clock at arrival (default: now) for the "ahead of the clock" rule."""
     rtype = record_type(record)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    for field in rtype.fields:
+    for field, rules in _RULES[rtype.label]:
         value = record.get(field.name)
-        for rule in reasons.field_rules(field):
-            if rule.check is Check.MISSING:
-                if value is None:
-                    raise _refuse(rule.reason)
-            elif value is not None and _breaks(rule.check, field, value, now_ms):
+        if value is None:
+            if not field.nullable:
+                raise _refuse(reasons.missing(field.name))
+            continue
+        number = None
+        if field.kind is Kind.INTEGER:
+            number = _integer(value)
+        elif field.kind is Kind.TIMESTAMP:
+            number = timestamp_ms(value)
+        for rule in rules:
+            if _breaks(rule.check, field, value, number, now_ms):
                 raise _refuse(rule.reason, value)
     return rtype
 
