@@ -74,7 +74,7 @@ def parse(line: str) -> Any:
     except (ValueError, RecursionError) as error:
         raise NotJson(str(error)) from error
     # Only an escape can make a lone surrogate; DuckDB refuses those as not valid JSON.
-    if "\\ud" in line.lower():
+    if "\\ud" in line or "\\uD" in line:
         try:
             text(value).encode()
         except UnicodeEncodeError as error:
