@@ -18,7 +18,7 @@ from __future__ import annotations
 import duckdb
 
 from pageviews.config import WindowConfig
-from pageviews.model.records import RecordType
+from pageviews.model.records import UNKNOWN_COUNTRY, RecordType
 from pageviews.model.results import (
     DEAD_LETTERS,
     RESULT_TABLES,
@@ -376,11 +376,12 @@ def _country(
              AND version.updated_ms <= pv.event_ms
             GROUP BY pv.seq
         ),
-        -- No version, or a delete: no user exists, so country 'unknown' and no age.
+        -- No version, or a delete: no user exists, so the unknown country and no age.
         joined AS (
             SELECT pv.start_ms, pv.end_ms, pv.user_id,
-                   coalesce(CASE WHEN version.op = 'upsert' THEN version.country END, 'unknown')
-                       AS country,
+                   coalesce(
+                       CASE WHEN version.op = 'upsert' THEN version.country END, $unknown_country
+                   ) AS country,
                    CASE WHEN version.op = 'upsert' THEN version.age END AS age
             FROM released AS pv
             LEFT JOIN user_as_of ON user_as_of.seq = pv.seq
@@ -390,7 +391,7 @@ def _country(
         FROM joined
         GROUP BY start_ms, end_ms, country
         """,  # noqa: S608 -- names from the catalogue
-        {"final_watermark_ms": final_watermark_ms},
+        {"final_watermark_ms": final_watermark_ms, "unknown_country": UNKNOWN_COUNTRY},
     )
 
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pageviews.model.records import UNKNOWN_COUNTRY
 from pageviews.model.results import BY_NAME, Measure
 from pageviews.store.base import Store
-
-UNKNOWN_COUNTRY = "unknown"
 
 
 @dataclass(frozen=True)

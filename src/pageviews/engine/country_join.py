@@ -19,10 +19,9 @@ from pageviews.engine.key_codes import KeyCodes
 from pageviews.engine.open_windows import OpenWindows
 from pageviews.engine.packing import I64, Bools, Packer, empty
 from pageviews.engine.watermark import BatchWatermarks
+from pageviews.model.records import UNKNOWN_COUNTRY
 from pageviews.model.results import ResultTable
 from pageviews.model.windows import Hopping
-
-UNKNOWN_COUNTRY = "unknown"
 
 
 @dataclass

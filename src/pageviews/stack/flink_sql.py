@@ -2,8 +2,9 @@
 
 Templates use `{{name}}` placeholders, filled only from our own configuration (window sizes,
 topic names, bootstrap servers), each validated first; no input record is ever formatted into
-SQL. The validation expressions for raw page views are built here, once, so the same text is
-used in the source's watermark and in the dead-letter view.
+SQL. The validation expressions for raw page views are rendered from the record model by
+validation/flink.py, once, so the same text is used in the source's watermark and in the
+dead-letter view.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 
 from pageviews.config import WindowConfig
-from pageviews.model.records import MAX_AHEAD_OF_WALL_CLOCK_MS, MIN_EVENT_MS, SOURCES
 from pageviews.model.results import (
     BIGINT,
     BOOLEAN,
@@ -28,153 +28,19 @@ from pageviews.model.results import (
 )
 from pageviews.model.windows import Session
 from pageviews.stack.config import StackConfig
+from pageviews.validation.flink import (
+    event_ms_in_range,
+    literal,
+    pageview_json_columns,
+    pageview_reason,
+    pageview_values,
+)
 
 # The sinks' DDL is generated from the result catalogue (`sink_ddl`), between windows and inserts.
 TEMPLATES = ("sources.sql", "users.sql", "windows.sql", "inserts.sql")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _BOOTSTRAP = re.compile(r"^[A-Za-z0-9.:,_-]+$")
-_SOURCES = re.compile(r"^[A-Za-z]+$")
-
-# A timestamp string: the reference "YYYY-MM-DD HH:MM:SS", or ISO 8601 with T or a space,
-# fractional seconds and an optional zone (Z, +HH:MM, +HHMM, +HH).
-TS_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
-)
-
-
-# Page-view fields read by the job. Each is parsed out of the raw record once, in brackets so
-# that the JSON type survives: ["x"] is a string, [5] a number, [null] a null, and NULL means
-# absent (or the record is not JSON). Every check then reads these short texts: Flink parses
-# the whole record again for every JSON function call, dozens of times per record otherwise.
-PAGEVIEW_FIELDS = ("session_id", "user_id", "source", "event_timestamp")
-
-
-def wrapped_json(path: str) -> str:
-    """A field of the raw record as bracketed JSON text (one parse of the record)."""
-    return f"JSON_QUERY(`raw`, '$.{path}' WITH CONDITIONAL ARRAY WRAPPER)"
-
-
-def field_column(path: str) -> str:
-    """The column of view pageviews_json that holds wrapped_json(path)."""
-    return f"j_{path}"
-
-
-def _unwrapped(wrapped: str) -> str:
-    """The value inside the brackets as text (a parse of the short text only)."""
-    return f"JSON_VALUE({wrapped}, '$[0]')"
-
-
-def is_string(wrapped: str) -> str:
-    return f"({wrapped} LIKE '[\"%')"
-
-
-def is_integer(wrapped: str) -> str:
-    return (
-        f"(REGEXP({wrapped}, '^\\[-?[0-9]{{1,19}}\\]$') "
-        f"AND TRY_CAST({_unwrapped(wrapped)} AS BIGINT) IS NOT NULL)"
-    )
-
-
-def timestamp_ms(wrapped: str) -> str:
-    """Epoch ms of a timestamp field (string or integer epoch ms), or NULL if unparseable.
-
-    The date and time are checked by a round trip through DATE_FORMAT, since TO_TIMESTAMP and
-    UNIX_TIMESTAMP accept e.g. 2026-02-30 by rolling it over."""
-    v = _unwrapped(wrapped)
-    local = f"REPLACE(SUBSTR({v}, 1, 19), 'T', ' ')"
-    fraction = f"REGEXP_EXTRACT({v}, '{TS_PATTERN}', 1)"
-    zone = f"COALESCE(REGEXP_EXTRACT({v}, '{TS_PATTERN}', 2), '')"
-    zone_digits = f"REPLACE({zone}, ':', '')"
-    offset_ms = (
-        f"(CASE WHEN {zone} IN ('', 'Z') THEN 0 ELSE "
-        f"(CASE WHEN SUBSTR({zone}, 1, 1) = '-' THEN -1 ELSE 1 END) * "
-        f"(CAST(SUBSTR({zone_digits}, 2, 2) AS BIGINT) * 60 + "
-        f"COALESCE(TRY_CAST(SUBSTR({zone_digits}, 4, 2) AS BIGINT), 0)) * 60000 END)"
-    )
-    millis = (
-        f"COALESCE(CAST(ROUND(CAST(CONCAT('0', {fraction}) AS DECIMAL(12, 9)) * 1000, 0) "
-        "AS BIGINT), 0)"
-    )
-    return (
-        f"(CASE WHEN {is_integer(wrapped)} THEN TRY_CAST({v} AS BIGINT) "
-        f"WHEN {is_string(wrapped)} AND REGEXP({v}, '{TS_PATTERN}') "
-        f"AND DATE_FORMAT(TO_TIMESTAMP({local}), 'yyyy-MM-dd HH:mm:ss') = {local} "
-        f"THEN UNIX_TIMESTAMP({local}, 'yyyy-MM-dd HH:mm:ss') * 1000 + {millis} - {offset_ms} "
-        "END)"
-    )
-
-
-def event_ms_in_range() -> str:
-    """The page view's event time in ms if valid and not too far ahead, else 0 (watermark).
-
-    A computed column of the source table, so it cannot use the parsed columns of the view,
-    and each mention of `ms` parses the record again. Times before 2000 need no test: they
-    are invalid, but too old to move the watermark (a running max) anyway."""
-    ms = timestamp_ms(wrapped_json("event_timestamp"))
-    return (
-        f"COALESCE(CASE WHEN {ms} <= UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS} "
-        f"THEN {ms} END, 0)"
-    )
-
-
-def pageview_json_columns() -> str:
-    return ",\n  ".join(f"{wrapped_json(path)} AS {field_column(path)}" for path in PAGEVIEW_FIELDS)
-
-
-def pageview_reason() -> str:
-    """The first problem of a raw page view, or NULL if it is valid (as the embedded rules).
-
-    Reads the columns of view pageviews_json."""
-    sources = ", ".join(f"'{s}'" for s in SOURCES if _SOURCES.match(s))
-    ms = timestamp_ms(field_column("event_timestamp"))
-    checks = [
-        ("`raw` IS NULL OR TRIM(`raw`) = ''", "empty line"),
-        ("CHAR_LENGTH(`raw`) > 65536", "line is over the 64 KiB limit"),
-        ("NOT is_object", "not valid JSON or not a JSON object"),
-    ]
-    for field in PAGEVIEW_FIELDS:
-        column = field_column(field)
-        missing = f"{column} IS NULL OR {column} = '[null]'"
-        checks.append((missing, f"missing or null field '{field}'"))
-        if field == "session_id":
-            checks.append((f"NOT {is_string(column)}", "field 'session_id' must be a string"))
-        elif field == "user_id":
-            checks.append(
-                (
-                    f"NOT {is_integer(column)} OR TRY_CAST({_unwrapped(column)} AS BIGINT) < 0",
-                    "field 'user_id' must be an integer within 64 bits, >= 0",
-                )
-            )
-        elif field == "source":
-            checks.append(
-                (
-                    f"NOT {is_string(column)} OR {_unwrapped(column)} NOT IN ({sources})",
-                    f"field 'source' must be one of {', '.join(SOURCES)}",
-                )
-            )
-        else:
-            checks.append((f"{ms} IS NULL", "field 'event_timestamp': cannot parse timestamp"))
-            checks.append((f"{ms} < {MIN_EVENT_MS}", "field 'event_timestamp' is before 2000"))
-            checks.append(
-                (
-                    f"{ms} > UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS}",
-                    "field 'event_timestamp' is more than one day ahead of the clock",
-                )
-            )
-    whens = " ".join(f"WHEN {cond} THEN {_literal(reason)}" for cond, reason in checks)
-    return f"(CASE {whens} END)"
-
-
-def pageview_values() -> str:
-    """The typed fields of a valid page view, from the columns of view pageviews_json."""
-    return (
-        f"{_unwrapped(field_column('session_id'))} AS session_id,\n"
-        f"  CAST({_unwrapped(field_column('user_id'))} AS BIGINT) AS user_id,\n"
-        f"  {_unwrapped(field_column('source'))} AS source"
-    )
-
 
 # Live jobs only: a partition with no record for this long stops holding the watermark back.
 # Users change rarely, so their topic goes idle soon. Page view partitions get a long timeout:
@@ -186,10 +52,6 @@ PAGEVIEWS_IDLE_MS = 60_000
 
 def _idle_timeout(ms: int) -> str:
     return f"'scan.watermark.idle-timeout' = '{ms} ms',"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _interval(ms: int) -> str:
@@ -280,7 +142,7 @@ def sink_ddl(config: StackConfig, table: ResultTable, group_id: str) -> str:
             "format": "json",
         }
     column_list = ",\n  ".join(columns)
-    with_list = ",\n  ".join(f"{_literal(k)} = {_literal(v)}" for k, v in options.items())
+    with_list = ",\n  ".join(f"{literal(k)} = {literal(v)}" for k, v in options.items())
     return (
         f"CREATE TEMPORARY TABLE {sink_table(table)} (\n  {column_list}\n) WITH (\n  {with_list}\n)"
     )
