@@ -46,7 +46,7 @@ def test_odd_sizes_keep_their_milliseconds(tmp_path: Path) -> None:
 def test_page_view_checks_are_the_models_rules() -> None:
     """Every rule of a page view's fields, in model order, each with the embedded runtime's
     reason text (model/reasons.py), after the line rules."""
-    reason = flink.pageview_reason()
+    reason = flink.record_reason(PAGEVIEW)
     texts = [
         reasons.LINE_TOO_LONG.before,
         reasons.EMPTY_LINE.before,

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from pageviews.config import WindowConfig
+from pageviews.model.records import PAGEVIEW, USERSESSION, RecordType
 from pageviews.model.results import (
     BIGINT,
     BOOLEAN,
@@ -30,10 +31,10 @@ from pageviews.model.windows import Session
 from pageviews.stack.config import StackConfig
 from pageviews.validation.flink import (
     event_ms_in_range,
+    json_columns,
     literal,
-    pageview_json_columns,
-    pageview_reason,
-    pageview_values,
+    record_reason,
+    record_values,
 )
 
 # The sinks' DDL is generated from the result catalogue (`sink_ddl`), between windows and inserts.
@@ -91,12 +92,11 @@ def parameters(
         "users_idle": "" if bounded else _idle_timeout(USERS_IDLE_MS),
         "pageviews_topic": _check_topic(t.pageviews),
         "users_topic": _check_topic(t.users),
+        "sessions_topic": _check_topic(t.sessions),
         "lateness": _interval(windows.lateness_ms),
         **window_parameters(windows),
-        "pageview_json_columns": pageview_json_columns(),
-        "pageview_reason": pageview_reason(),
-        "pageview_values": pageview_values(),
-        "event_ms_in_range": event_ms_in_range(),
+        **_record_parameters("pageview", PAGEVIEW),
+        **_record_parameters("usersession", USERSESSION),
     }
 
 
@@ -146,6 +146,17 @@ def sink_ddl(config: StackConfig, table: ResultTable, group_id: str) -> str:
     return (
         f"CREATE TEMPORARY TABLE {sink_table(table)} (\n  {column_list}\n) WITH (\n  {with_list}\n)"
     )
+
+
+def _record_parameters(prefix: str, record_type: RecordType) -> dict[str, str]:
+    """The SQL that reads and checks raw records of one type: `<prefix>_json_columns`,
+    `<prefix>_reason`, `<prefix>_values`, `<prefix>_ms_in_range`."""
+    return {
+        f"{prefix}_json_columns": json_columns(record_type),
+        f"{prefix}_reason": record_reason(record_type),
+        f"{prefix}_values": record_values(record_type),
+        f"{prefix}_ms_in_range": event_ms_in_range(record_type),
+    }
 
 
 def window_parameters(windows: WindowConfig) -> dict[str, str]:

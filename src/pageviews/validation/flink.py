@@ -1,9 +1,10 @@
-"""The Flink SQL that validates raw page views again on the stack, rendered from the record model.
+"""The Flink SQL that validates raw records again on the stack, rendered from the record model.
 
-The job reads the page-view topic as raw text, so that records from producers other than ours
-are checked too. Its checks are the model's rules for page views (model/reasons.py), rendered
-field by field from PAGEVIEW, with the same reason texts as the embedded runtime. `type` and
-`op` are not checked: the topic says what a record is, and our producer writes only the fields.
+The job reads the page-view and user-session topics as raw text, so that records from producers
+other than ours are checked too. Its checks are the model's rules for the topic's record type
+(model/reasons.py), rendered field by field, with the same reason texts as the embedded runtime.
+`type` and `op` are not checked: the topic says what a record is, and our producer writes only
+the fields.
 
 Each field is parsed out of the raw record once, in brackets so that the JSON type survives:
 ["x"] is a string, [5] a number, [null] a null, and NULL means absent (or the record is not
@@ -25,18 +26,15 @@ from pageviews.model.records import (
     MAX_OFFSET_MINUTES,
     MIN_EVENT_MS,
     MIN_INT64,
-    PAGEVIEW,
     TIMESTAMP_PATTERN,
     UTC_DESIGNATOR,
     Field,
     Kind,
+    RecordType,
 )
 
 # A timestamp string (model/records.py): group 1 is the fraction, group 2 the zone.
 TS_PATTERN = TIMESTAMP_PATTERN
-
-# Page-view fields read by the job, in model order.
-PAGEVIEW_FIELDS = tuple(field.name for field in PAGEVIEW.fields)
 
 
 def literal(text: str) -> str:
@@ -49,7 +47,7 @@ def wrapped_json(path: str) -> str:
 
 
 def field_column(path: str) -> str:
-    """The column of view pageviews_json that holds wrapped_json(path)."""
+    """The column of the record type's `*_json` view that holds wrapped_json(path)."""
     return f"j_{path}"
 
 
@@ -107,25 +105,28 @@ def timestamp_ms(wrapped: str) -> str:
     )
 
 
-def event_ms_in_range() -> str:
-    """The page view's event time in ms if valid and not too far ahead, else 0 (watermark).
+def event_ms_in_range(record_type: RecordType) -> str:
+    """The record's event time in ms if valid and not too far ahead, else 0 (watermark).
 
     A computed column of the source table, so it cannot use the parsed columns of the view,
     and each mention of `ms` parses the record again. Times before 2000 need no test: they
     are invalid, but too old to move the watermark (a running max) anyway."""
-    ms = timestamp_ms(wrapped_json(PAGEVIEW.event_time))
+    ms = timestamp_ms(wrapped_json(record_type.event_time))
     return (
         f"COALESCE(CASE WHEN {ms} <= UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS} "
         f"THEN {ms} END, 0)"
     )
 
 
-def pageview_json_columns() -> str:
-    return ",\n  ".join(f"{wrapped_json(path)} AS {field_column(path)}" for path in PAGEVIEW_FIELDS)
+def json_columns(record_type: RecordType) -> str:
+    """Each field of the record type, parsed out of the raw record once (in model order)."""
+    return ",\n  ".join(
+        f"{wrapped_json(field.name)} AS {field_column(field.name)}" for field in record_type.fields
+    )
 
 
 def _condition(check: Check, field: Field) -> str:
-    """Flink SQL that is true when a page view breaks `check` of `field`."""
+    """Flink SQL that is true when a record breaks `check` of `field`."""
     column = field_column(field.name)
     value = _unwrapped(column)
     ms = timestamp_ms(column)
@@ -178,17 +179,18 @@ def _not_an_object() -> str:
     )
 
 
-def pageview_reason() -> str:
-    """The first problem of a raw page view, or NULL if it is valid (as the embedded rules).
+def record_reason(record_type: RecordType) -> str:
+    """The first problem of a raw record, or NULL if it is valid (as the embedded rules).
 
-    Reads the columns of view pageviews_json. A line over the limit counts characters here
-    (Flink has no byte length of a string); our producer refuses such lines before Kafka."""
+    Reads the columns of the record type's `*_json` view (json_columns). A line over the limit
+    counts characters here (Flink has no byte length of a string); our producer refuses such
+    lines before Kafka."""
     checks = [
         (f"CHAR_LENGTH(`raw`) > {MAX_LINE_BYTES}", literal(reasons.LINE_TOO_LONG.text())),
         ("`raw` IS NULL OR TRIM(`raw`) = ''", literal(reasons.EMPTY_LINE.text())),
         ("NOT is_object", _not_an_object()),
     ]
-    for field in PAGEVIEW.fields:
+    for field in record_type.fields:
         column = field_column(field.name)
         shown = _json_text(column)
         present = f"{column} IS NOT NULL AND {column} <> '[null]' AND "
@@ -201,10 +203,11 @@ def pageview_reason() -> str:
     return f"(CASE {whens} END)"
 
 
-def pageview_values() -> str:
-    """The typed fields of a valid page view, from the columns of view pageviews_json."""
+def record_values(record_type: RecordType) -> str:
+    """The typed fields of a valid record, from the columns of its `*_json` view; timestamps
+    are left out (the source table's event time column holds the record's one)."""
     values = []
-    for field in PAGEVIEW.fields:
+    for field in record_type.fields:
         value = _unwrapped(field_column(field.name))
         if field.kind is Kind.STRING:
             values.append(f"{value} AS {field.name}")
