@@ -127,6 +127,8 @@ def _embedded(tmp: Path, lines: list[str]) -> dict[str, set[tuple[Any, ...]]]:
         "round(average_age, 6), is_final FROM pageview_country",
         "cleaned_users": "SELECT user_id, age, gender, country, subscription, "
         "epoch_ms(updated_at) FROM cleaned_users",
+        "sessions_by_device": f"SELECT {ms}, device, login_count, user_count, is_final "  # noqa: S608 - our own columns
+        "FROM sessions_by_device",
         "late_events": "SELECT view, epoch_ms(window_start) FROM late_events",
     }
     try:
@@ -167,6 +169,11 @@ def _flink_results(config: StackConfig) -> dict[str, set[tuple[Any, ...]]]:
         for r in _upserted(config, t.result("cleaned_users"))
         if not r["deleted"] and r["user_id"] != SENTINEL_USER
     }
+    out["sessions_by_device"] = {
+        tuple(r[c] for c in ("window_start", "window_end", "device", "login_count", "user_count"))
+        + (r["is_final"],)
+        for r in _upserted(config, t.result("sessions_by_device"))
+    }
     out["late_events"] = {
         (v["view"], v["window_start"]) for _k, v in _read_topic(config, t.late_events)
     }
@@ -204,6 +211,11 @@ def dataset(
     users.close()
     tag = uuid.uuid4().hex
     _produce_raw(stack, stack.topics.pageviews, _bad_records(tag))
+    # A user session that did not come through our producer is checked by the job too. Its
+    # time is the data's earliest, so it moves no watermark ahead.
+    bad_login = {"session_id": tag, "user_id": 1, "user_name": "u", "device": "Fridge"}
+    bad_login["login_timestamp"] = GENERATOR.start_ms
+    _produce_raw(stack, stack.topics.sessions, [orjson.dumps(bad_login)])
     _wait_for_sentinel(stack)
     return lines, _embedded(tmp_path_factory.mktemp("embedded"), lines), tag
 
@@ -259,11 +271,12 @@ def test_bounded_job_matches_embedded_engine(
         v for _k, v in _read_topic(stack, stack.topics.dead_letters) if tag in str(v.get("raw", ""))
     ]
     reasons = sorted(v["reason"] for v in dead)
-    assert len(dead) == 4, reasons
+    assert len(dead) == 5, reasons
     assert any("not valid JSON" in r for r in reasons)
     assert any("'source' is" in r and "expected one of" in r for r in reasons)
     assert any("cannot parse timestamp" in r for r in reasons)
     assert any("'user_id' must be an integer" in r for r in reasons)
+    assert any("'device' is" in r and "expected one of" in r for r in reasons)
 
 
 def test_taskmanager_killed_mid_job_same_results(

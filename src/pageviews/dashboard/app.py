@@ -112,6 +112,16 @@ def _charts(store: Store, status: queries.Status, hours: float) -> None:
             ),
             width="stretch",
         )
+    st.subheader("Logins by device")
+    st.altair_chart(
+        charts.windows_over_time(
+            queries.window_rows(store, "sessions_by_device", since),
+            "login_count",
+            "logins",
+            "device",
+        ),
+        width="stretch",
+    )
     st.subheader("Per-user sessions")
     sessions = queries.user_session_rows(store, since, status.user_session_gap_s, limit=20_000)
     if sessions:

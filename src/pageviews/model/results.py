@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pageviews.config import WindowConfig
-from pageviews.model.records import PAGEVIEW, RecordType
+from pageviews.model.records import PAGEVIEW, USERSESSION, RecordType
 from pageviews.model.windows import Hopping, Session, Windower
 
 # Logical column types; `MS` is a point in time, epoch milliseconds on the wire.
@@ -204,6 +204,21 @@ USER_SESSIONS = _window_table(
     (_key("user_id", BIGINT), _START, _END, _PAGEVIEWS, _FINAL),
 )
 
+SESSIONS_BY_DEVICE = _window_table(
+    "sessions_by_device",
+    "device",
+    "pageviews_sessions_by_device",
+    Windowing(USERSESSION, "device", size="tumbling_ms"),
+    (
+        _START,
+        _END,
+        _key("device"),
+        Column("login_count", BIGINT, measure=Measure.COUNT),
+        _USERS,
+        _FINAL,
+    ),
+)
+
 LATE_EVENTS = ResultTable(
     "late_events",
     (Column("view", STRING), Column("window_start", MS), Column("raw", STRING), *_POSITION),
@@ -228,6 +243,7 @@ RESULT_TABLES: tuple[ResultTable, ...] = (
     PAGEVIEW_HOPPING,
     PAGEVIEW_SESSION,
     USER_SESSIONS,
+    SESSIONS_BY_DEVICE,
     LATE_EVENTS,
     DEAD_LETTERS,
 )

@@ -28,3 +28,8 @@ SELECT window_start, window_end, source, pageview_count, user_count, TRUE FROM s
 
 INSERT INTO user_sessions_out
 SELECT user_id, window_start, window_end, pageview_count, TRUE FROM user_session_rows;
+
+INSERT INTO sessions_by_device_out
+SELECT window_start, window_start + {{device_size_ms}}, device, MAX(login_count),
+  MAX(user_count), MAX(final) = 1
+FROM device_rows GROUP BY device, window_start;

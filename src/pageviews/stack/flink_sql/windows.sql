@@ -7,6 +7,10 @@ SELECT *,
   t_ms - MOD(t_ms, {{hopping_step_ms}}) AS hopping_last_start
 FROM pageviews;
 
+CREATE TEMPORARY VIEW usersessions_windows AS
+SELECT *, t_ms - MOD(t_ms, {{device_size_ms}}) AS device_start
+FROM usersessions;
+
 CREATE TEMPORARY VIEW late_events AS
 SELECT 'pageview_tumbling' AS `view`, tumbling_start AS window_start, `raw`, event_partition,
   event_offset
@@ -23,7 +27,10 @@ SELECT 'pageview_session', t_ms, `raw`, event_partition, event_offset
 FROM pageviews_windows WHERE t_ms <= wm_ms
 UNION ALL
 SELECT 'user_sessions', t_ms, `raw`, event_partition, event_offset
-FROM pageviews_windows WHERE t_ms <= wm_ms;
+FROM pageviews_windows WHERE t_ms <= wm_ms
+UNION ALL
+SELECT 'sessions_by_device', device_start, `raw`, event_partition, event_offset
+FROM usersessions_windows WHERE device_start + {{device_size_ms}} - 1 <= wm_ms;
 
 -- Final rows come from window TVFs (emitted once the watermark passes the end); live rows from
 -- plain GROUP BYs on computed window starts (updated as page views arrive). Both count only
@@ -109,3 +116,18 @@ FROM TABLE(SESSION(
   TABLE sessions_in PARTITION BY user_id,
   DESCRIPTOR(ts), {{user_gap}}))
 GROUP BY window_start, window_end, user_id;
+
+-- Logins by device: tumbling windows of login time, final and live rows as for page views.
+CREATE TEMPORARY VIEW device_in AS
+SELECT * FROM usersessions_windows WHERE device_start + {{device_size_ms}} - 1 > wm_ms;
+
+CREATE TEMPORARY VIEW device_rows AS
+SELECT
+  EXTRACT(EPOCH FROM window_start) * 1000 + EXTRACT(MILLISECOND FROM window_start)
+    AS window_start,
+  device, COUNT(*) AS login_count, COUNT(DISTINCT user_id) AS user_count, 1 AS final
+FROM TABLE(TUMBLE(TABLE device_in, DESCRIPTOR(ts), {{device_size}}))
+GROUP BY window_start, window_end, device
+UNION ALL
+SELECT device_start, device, COUNT(*), COUNT(DISTINCT user_id), 0
+FROM device_in GROUP BY device_start, device;
