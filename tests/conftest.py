@@ -16,19 +16,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 #   browser: the dashboard in headless Chromium
 #   stack:   real Kafka, MariaDB, Connect, Flink and Pinot
 TIER_OF_MODULE = {
+    "test_conformance": "unit",
     "test_dashboard_app": "unit",
     "test_docs": "unit",
     "test_engine_vs_oracle": "unit",
     "test_flink_sql": "unit",
     "test_generator": "unit",
     "test_http_client": "unit",
+    "test_json_text": "unit",
     "test_jsonl": "unit",
     "test_oracle": "unit",
+    "test_query_format": "unit",
     "test_query_server": "unit",
     "test_settings": "unit",
     "test_validate": "unit",
     "test_windows": "unit",
     "test_cli": "e2e",
+    "test_cli_runtime": "e2e",
     "test_durability": "e2e",
     "test_dashboard_browser": "browser",
     "test_flink": "stack",

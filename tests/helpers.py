@@ -10,8 +10,8 @@ from typing import Any
 
 import duckdb
 
+from pageviews.model.results import RESULT_TABLES
 from pageviews.store.duckdb_store import DB_FILE
-from pageviews.store.schema import RESULT_TABLES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def result_snapshot(data_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         snapshot = {}
-        for table in RESULT_TABLES:
+        for table in (t.name for t in RESULT_TABLES):
             columns = [
                 row[0]
                 for row in con.execute(f"DESCRIBE {table}").fetchall()

@@ -56,6 +56,20 @@ def test_query_formats(data_dir: Path) -> None:
     assert sum(r["n"] for r in as_json) > 3000
 
 
+def test_query_csv_gives_the_same_floats_as_json(data_dir: Path) -> None:
+    sql = (
+        "SELECT window_start, country, average_age FROM pageview_country "
+        "WHERE average_age IS NOT NULL ORDER BY ALL"
+    )
+    as_csv = pageviews("query", sql, "--format", "csv", "--data-dir", str(data_dir)).stdout
+    as_json = pageviews("query", sql, "--format", "json", "--data-dir", str(data_dir)).stdout
+    from_csv = [float(row["average_age"]) for row in csv.DictReader(io.StringIO(as_csv))]
+    from_json = [row["average_age"] for row in json.loads(as_json)]
+    assert from_csv == from_json
+    # Averages such as 42.636363... are there: 6 significant digits would not give them back.
+    assert any(float(f"{age:.6g}") != age for age in from_json)
+
+
 def test_query_is_read_only(data_dir: Path) -> None:
     result = pageviews(
         "query", "DELETE FROM pageview_tumbling", "--data-dir", str(data_dir), check=False
@@ -133,7 +147,9 @@ def test_stdin_input(tmp_path: Path, events_file: Path, data_dir: Path) -> None:
     [
         (["run", "--input", "no-such-file.jsonl", "--no-dashboard"], "no such input file"),
         (["run", "--input", "x", "--events", "5", "--no-dashboard"], "do not go together"),
-        (["run", "--events", "10", "--lateness", "soon", "--no-dashboard"], "invalid"),
+        (["run", "--events", "10", "--lateness", "soon", "--no-dashboard"], "not a duration"),
+        (["run", "--events", "10", "--hop-step", "7m", "--no-dashboard"], "multiple of"),
+        (["run", "--events", "10", "--rate", "0", "--no-dashboard"], "--rate must be above 0"),
         (["check"], "no pageviews data"),
     ],
 )

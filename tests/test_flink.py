@@ -127,6 +127,8 @@ def _embedded(tmp: Path, lines: list[str]) -> dict[str, set[tuple[Any, ...]]]:
         "round(average_age, 6), is_final FROM pageview_country",
         "cleaned_users": "SELECT user_id, age, gender, country, subscription, "
         "epoch_ms(updated_at) FROM cleaned_users",
+        "sessions_by_device": f"SELECT {ms}, device, login_count, user_count, is_final "  # noqa: S608 - our own columns
+        "FROM sessions_by_device",
         "late_events": "SELECT view, epoch_ms(window_start) FROM late_events",
     }
     try:
@@ -141,14 +143,14 @@ def _flink_results(config: StackConfig) -> dict[str, set[tuple[Any, ...]]]:
     out = {
         name: {tuple(r[c] for c in fixed) for r in _upserted(config, topic)}
         for name, topic in (
-            ("pageview_tumbling", t.results[2]),
-            ("pageview_hopping", t.results[3]),
-            ("pageview_session", t.results[4]),
+            ("pageview_tumbling", t.result("pageview_tumbling")),
+            ("pageview_hopping", t.result("pageview_hopping")),
+            ("pageview_session", t.result("pageview_session")),
         )
     }
     out["user_sessions"] = {
         (r["user_id"], r["window_start"], r["window_end"], r["pageview_count"], r["is_final"])
-        for r in _upserted(config, t.user_sessions)
+        for r in _upserted(config, t.result("user_sessions"))
     }
     out["pageview_country"] = {
         (
@@ -160,12 +162,17 @@ def _flink_results(config: StackConfig) -> dict[str, set[tuple[Any, ...]]]:
             None if r["average_age"] is None else round(r["average_age"], 6),
             r["is_final"],
         )
-        for r in _upserted(config, t.results[1])
+        for r in _upserted(config, t.result("pageview_country"))
     }
     out["cleaned_users"] = {
         (r["user_id"], r["age"], r["gender"], r["country"], r["subscription"], r["updated_at"])
-        for r in _upserted(config, t.results[0])
+        for r in _upserted(config, t.result("cleaned_users"))
         if not r["deleted"] and r["user_id"] != SENTINEL_USER
+    }
+    out["sessions_by_device"] = {
+        tuple(r[c] for c in ("window_start", "window_end", "device", "login_count", "user_count"))
+        + (r["is_final"],)
+        for r in _upserted(config, t.result("sessions_by_device"))
     }
     out["late_events"] = {
         (v["view"], v["window_start"]) for _k, v in _read_topic(config, t.late_events)
@@ -204,22 +211,18 @@ def dataset(
     users.close()
     tag = uuid.uuid4().hex
     _produce_raw(stack, stack.topics.pageviews, _bad_records(tag))
+    # A user session that did not come through our producer is checked by the job too. Its
+    # time is the data's earliest, so it moves no watermark ahead.
+    bad_login = {"session_id": tag, "user_id": 1, "user_name": "u", "device": "Fridge"}
+    bad_login["login_timestamp"] = GENERATOR.start_ms
+    _produce_raw(stack, stack.topics.sessions, [orjson.dumps(bad_login)])
     _wait_for_sentinel(stack)
     return lines, _embedded(tmp_path_factory.mktemp("embedded"), lines), tag
 
 
 def _own_topics(stack: StackConfig, suffix: str) -> StackConfig:
     """The stack with fresh page-view, result, late and dead-letter topics (users shared)."""
-    t = stack.topics
-    topics = replace(
-        t,
-        pageviews=f"{t.pageviews}-{suffix}",
-        results=tuple(f"{r}-{suffix}" for r in t.results),
-        user_sessions=f"{t.user_sessions}-{suffix}",
-        late_events=f"{t.late_events}-{suffix}",
-        dead_letters=f"{t.dead_letters}-{suffix}",
-    )
-    config = replace(stack, topics=topics)
+    config = replace(stack, topics=stack.topics.with_suffix(suffix))
     kafka.ensure_topics(config)
     return config
 
@@ -268,11 +271,12 @@ def test_bounded_job_matches_embedded_engine(
         v for _k, v in _read_topic(stack, stack.topics.dead_letters) if tag in str(v.get("raw", ""))
     ]
     reasons = sorted(v["reason"] for v in dead)
-    assert len(dead) == 4, reasons
+    assert len(dead) == 5, reasons
     assert any("not valid JSON" in r for r in reasons)
-    assert any("'source' must be one of" in r for r in reasons)
+    assert any("'source' is" in r and "expected one of" in r for r in reasons)
     assert any("cannot parse timestamp" in r for r in reasons)
     assert any("'user_id' must be an integer" in r for r in reasons)
+    assert any("'device' is" in r and "expected one of" in r for r in reasons)
 
 
 def test_taskmanager_killed_mid_job_same_results(
@@ -336,7 +340,7 @@ def test_late_page_view_goes_to_late_topic_and_is_not_counted(stack: StackConfig
         for partition in range(config.topics.partitions):
             send(partition, f"{tag}-early", base_ms + 100_000)
         assert producer.flush(30) == 0
-        tumbling = config.topics.results[2]
+        tumbling = config.topics.result("pageview_tumbling")
         deadline = time.monotonic() + 300
         while not any(
             v.get("window_start") == base_ms + 100_000 for v in _upserted(config, tumbling)

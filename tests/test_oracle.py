@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from pageviews.check.diff import compare, format_diffs
 from pageviews.check.oracle import EXPECTED_TABLES, expected_tables
 from pageviews.config import END_OF_INPUT_MS, WindowConfig
+from pageviews.model.results import BY_NAME, EMBEDDED
 from pageviews.store.schema import all_ddl
 
 BASE_MS = 1_699_999_980_000  # 2023-11-14T22:13:00Z, a multiple of one minute
@@ -64,12 +65,12 @@ class Input:
         )
         return seq
 
-    def login(self, user_id: int, t_ms: int) -> int:
+    def login(self, user_id: int, t_ms: int, device: str = "Mobile") -> int:
         seq = self._next()
         self.con.execute(
             "INSERT INTO raw_usersessions (seq, session_id, user_id, user_name, login_ms, device) "
-            "VALUES (?, 's', ?, 'name', ?, 'Mobile')",
-            [seq, user_id, BASE_MS + t_ms],
+            "VALUES (?, 's', ?, 'name', ?, ?)",
+            [seq, user_id, BASE_MS + t_ms, device],
         )
         return seq
 
@@ -124,23 +125,11 @@ def rows(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> lis
     """Sorted rows of an expected table, in schema column order."""
     result = con.execute(f"SELECT * FROM expected_{table} WHERE {where}")  # noqa: S608 -- test
     names = [d[0] for d in result.description]
-    order = {
-        "cleaned_users": ["user_id", "age", "gender", "country", "subscription", "updated_at"],
-        "pageview_country": [
-            "window_start",
-            "window_end",
-            "country",
-            "pageview_count",
-            "user_count",
-            "average_age",
-            "is_final",
-        ],
-        "user_sessions": ["user_id", "window_start", "window_end", "pageview_count", "is_final"],
-        "late_events": ["view", "window_start", "seq"],
-    }.get(
-        table,
-        ["window_start", "window_end", "source", "pageview_count", "user_count", "is_final"],
-    )
+    # The result table's columns; late_events without the raw line, which cannot be recomputed.
+    if table == "late_events":
+        order = ["view", "window_start", "seq"]
+    else:
+        order = [c.name for c in BY_NAME[table].columns_of(EMBEDDED)]
     assert sorted(names) == sorted(order)
     index = [names.index(name) for name in order]
     return sorted(
@@ -177,6 +166,31 @@ def test_tumbling_with_a_late_event(con: duckdb.DuckDBPyConnection) -> None:
         (10 * S, 20 * S, "Homepage", 2, 2, False),
     ]
     assert late(con, "pageview_tumbling") == [(0, late_seq)]
+
+
+def test_logins_by_device_with_a_late_login(con: duckdb.DuckDBPyConnection) -> None:
+    # Logins per device in tumbling windows of login time, lateness as for page views.
+    #
+    #   login time  0s        10s        20s
+    #               [---------)[---------)
+    #   #0 u1 Mobile  @3   x                    W=3
+    #   #1 u1 Mobile  @4    x                   W=4   (same user: 2 logins, 1 user)
+    #   #2 pv         @12              x        W=12: [0,10) closes
+    #   #3 u2 Tablet  @6     x (late: end 10 <= W 12) -> late_events, not counted
+    #   #4 u2 Desktop @15              x
+    config = WindowConfig(lateness_ms=0, tumbling_ms=10 * S)
+    feed = Input(con)
+    feed.login(1, 3 * S)
+    feed.login(1, 4 * S)
+    feed.pv(3, 12 * S)
+    late_seq = feed.login(2, 6 * S, device="Tablet")
+    feed.login(2, 15 * S, device="Desktop")
+    expected_tables(con, config)
+    assert rows(con, "sessions_by_device") == [
+        (0, 10 * S, "Mobile", 2, 1, True),
+        (10 * S, 20 * S, "Desktop", 1, 1, False),
+    ]
+    assert late(con, "sessions_by_device") == [(0, late_seq)]
 
 
 def test_hopping_five_windows_per_event_with_partial_lateness(
@@ -289,6 +303,7 @@ def test_end_of_input_tick_makes_everything_final(con: duckdb.DuckDBPyConnection
     # Before END, the page view @15 waits for W to reach 15: it counts in no country row yet.
     assert rows(con, "pageview_country") == [(0, 10 * S, "unknown", 1, 1, None, True)]
 
+    feed.login(1, 16 * S)
     feed.end()
     expected_tables(con, config)
     for table in EXPECTED_TABLES:
@@ -713,7 +728,7 @@ def test_compare_reports_ok_then_missing_and_unexpected_rows(
     assert len(by_table["late_events"].sample) == 5  # at most 5 each way
     report = format_diffs(list(by_table.values()))
     assert "pageview_tumbling" in report and "MISMATCH: 2 missing" in report
-    assert report.endswith("3 of 7 tables differ")
+    assert report.endswith(f"3 of {len(EXPECTED_TABLES)} tables differ")
 
 
 # --- speed ---------------------------------------------------------------------------------

@@ -18,11 +18,11 @@ import pytest
 from confluent_kafka import Producer
 
 from pageviews.dashboard import queries
+from pageviews.errors import StoreError
 from pageviews.model.results import RESULT_TABLES
 from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.services import manager, pinot
-from pageviews.store.duckdb_store import StoreError
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
 from pageviews.store.pinot_store import PinotStore, render
 from stack_helpers import running_stack
@@ -50,7 +50,7 @@ def store(stack: StackConfig) -> PinotStore:
 def _produce(config: StackConfig, table: str, rows: list[tuple[Any, bytes]]) -> None:
     """(key, value) pairs to the table's topic; a key is JSON-encoded, a value sent as is."""
     producer = Producer({"bootstrap.servers": config.bootstrap, "enable.idempotence": True})
-    topic = pinot_tables.topic_of(config, table)
+    topic = config.topics.result(table)
     for key, value in rows:
         producer.produce(topic, key=None if key is None else orjson.dumps(key), value=value)
     assert producer.flush(30) == 0

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from pageviews.errors import StoreError
 from pageviews.pipeline import RunOptions, run_pipeline
 from pageviews.sources.inputs import InputSpec
 from pageviews.store.clients import DuckDBFileStore, HttpStore, open_store
-from pageviews.store.duckdb_store import StoreError, connect
+from pageviews.store.duckdb_store import connect
 from pageviews.store.server import ENDPOINT_FILE, QueryServer
 
 

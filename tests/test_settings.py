@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from pageviews import settings
+from pageviews.model.results import RESULT_TABLES
 from pageviews.settings import CoreSettings, FlinkSettings, PinotReaderSettings, cache_dir
 from pageviews.stack.config import CREDENTIALS_FILE, StackConfig
 
@@ -54,7 +55,6 @@ STACK_VARIABLES: dict[str, tuple[str, Any]] = {
     "PAGEVIEWS_TOPIC_USERS": ("topics.users", "users"),
     "PAGEVIEWS_TOPIC_DEAD_LETTERS": ("topics.dead_letters", "dead"),
     "PAGEVIEWS_TOPIC_LATE_EVENTS": ("topics.late_events", "late"),
-    "PAGEVIEWS_TOPIC_USER_SESSIONS": ("topics.user_sessions", "per_user"),
 }
 
 
@@ -82,7 +82,7 @@ def test_defaults_without_any_variable(tmp_path: Path) -> None:
     assert (config.mariadb_port, config.connect_port) == (3307, 8083)
     assert (config.flink.rest_port, config.flink.checkpoint_interval_ms) == (8081, 2_000)
     assert (config.pinot.controller_port, config.pinot.broker_port) == (9000, 8099)
-    assert config.topics.results == ("topic4", "topic5", "topic6", "topic7", "topic8")
+    assert config.topics.results == {table.name: table.topic for table in RESULT_TABLES}
     assert CoreSettings().data_dir == Path("data")
     assert PinotReaderSettings().broker_url is None
 
@@ -99,7 +99,7 @@ def test_each_variable_still_sets_its_value(
 def test_lists_dirs_and_reader_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PAGEVIEWS_BROKER_PORTS", "1093,1094")
     monkeypatch.setenv("PAGEVIEWS_CONTROLLER_PORTS", "2093,2094")
-    monkeypatch.setenv("PAGEVIEWS_TOPIC_RESULTS", "a,b,c,d,e")
+    monkeypatch.setenv("PAGEVIEWS_TOPIC_PAGEVIEW_TUMBLING", "tumbling")
     monkeypatch.setenv("PAGEVIEWS_STACK_DIR", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("PAGEVIEWS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PAGEVIEWS_REFRESH_S", "0")
@@ -107,7 +107,8 @@ def test_lists_dirs_and_reader_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setenv("PAGEVIEWS_PINOT_CONTROLLER_URL", "http://127.0.0.1:2")
     config = StackConfig.from_env()
     assert config.broker_ports == (1093, 1094) and config.controller_ports == (2093, 2094)
-    assert config.topics.results == ("a", "b", "c", "d", "e")
+    assert config.topics.result("pageview_tumbling") == "tumbling"
+    assert config.topics.result("pageview_hopping") == "topic7"
     assert config.stack_dir == tmp_path / "elsewhere"
     # An explicit --stack-dir wins over the variable.
     assert StackConfig.from_env(tmp_path / "flag").stack_dir == tmp_path / "flag"

@@ -30,7 +30,7 @@ from pageviews.stack.readback import arrival_lines
 from pageviews.stack.run import run_on_stack
 from pageviews.store.clients import DuckDBFileStore
 from pageviews.store.pinot_snapshot import PinotSnapshotStore
-from pageviews.validation.record import InvalidRecord, validate
+from pageviews.validation.record import InvalidRecord, validate_line
 from stack_helpers import SHORT_WINDOWS as WINDOWS
 from stack_helpers import in_order_user_changes, running_stack
 
@@ -124,12 +124,8 @@ def test_pinot_holds_one_row_per_key_and_window(stack: StackConfig, replay: dict
 
 def _refusal(line: str) -> str | None:
     """Why the stack's producer refuses a line (see produce.write_lines), or None."""
-    if len(line.encode()) > MAX_LINE_BYTES:
-        return "line is over the 64 KiB limit"
     try:
-        validate(orjson.loads(line))
-    except orjson.JSONDecodeError:
-        return "not valid JSON"
+        validate_line(line)
     except InvalidRecord as error:
         return str(error)
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from pageviews.cli import build_parser
+from pageviews.cli.main import build_parser
 
 HELP_WIDTH = "100"
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pageviews.errors import ConfigError
+
 MINUTE_MS = 60_000
 
 # A watermark value that stands for +infinity (end of a replayed input). It is far beyond any
@@ -36,11 +38,11 @@ class WindowConfig:
             "country_ms",
         ):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.lateness_ms < 0:
-            raise ValueError(f"lateness_ms must be >= 0, got {self.lateness_ms}")
+            raise ConfigError(f"lateness_ms must be >= 0, got {self.lateness_ms}")
         if self.hopping_size_ms % self.hopping_step_ms != 0:
-            raise ValueError(
+            raise ConfigError(
                 "hopping_size_ms must be a multiple of hopping_step_ms "
                 f"({self.hopping_size_ms} % {self.hopping_step_ms} != 0)"
             )

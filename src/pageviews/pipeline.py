@@ -15,14 +15,11 @@ import pyarrow as pa
 
 from pageviews.config import END_OF_INPUT_MS, WindowConfig
 from pageviews.engine.processor import Batch, BatchResult, Engine
+from pageviews.errors import ConfigError, PipelineError
 from pageviews.sources.inputs import InputSpec, Pacer, Position, open_chunks
 from pageviews.sources.jsonl import LineChunk
 from pageviews.store.duckdb_store import Meta, connect
 from pageviews.store.server import QueryServer
-
-
-class PipelineError(Exception):
-    """A problem with how the pipeline was asked to run, explained for the user."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +43,9 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.batch_lines < 1:
-            raise ValueError(f"--batch-lines must be at least 1, got {self.batch_lines}")
+            raise ConfigError(f"--batch-lines must be at least 1, got {self.batch_lines}")
         if self.rate is not None and self.rate <= 0:
-            raise ValueError(f"--rate must be above 0 lines per second, got {self.rate}")
+            raise ConfigError(f"--rate must be above 0 lines per second, got {self.rate}")
 
 
 @dataclass

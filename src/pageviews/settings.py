@@ -24,6 +24,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pageviews.model.results import RESULT_TABLES
+
 # Comma-separated in the environment ("9093,9094,9095"), not the JSON pydantic expects.
 PortList = Annotated[tuple[int, ...], NoDecode]
 
@@ -229,16 +231,16 @@ class StackSettings(_EnvSettings):
         return value
 
 
-# Read by stack.config.Topics.from_env, whose fields hold the defaults; listed here so the
-# reference names every PAGEVIEWS_* variable.
+# Read by stack.config.Topics.from_env, whose fields (and the result catalogue) hold the
+# defaults; listed here so the reference names every PAGEVIEWS_* variable.
 TOPIC_VARIABLES = {
     "PAGEVIEWS_TOPIC_PAGEVIEWS": "page views topic",
     "PAGEVIEWS_TOPIC_SESSIONS": "user sessions topic",
     "PAGEVIEWS_TOPIC_USERS": "users topic, written by Debezium",
-    "PAGEVIEWS_TOPIC_RESULTS": "result topics, comma-separated, in the order of the README's flow",
-    "PAGEVIEWS_TOPIC_DEAD_LETTERS": "refused lines",
-    "PAGEVIEWS_TOPIC_LATE_EVENTS": "late page views",
-    "PAGEVIEWS_TOPIC_USER_SESSIONS": "per-user sessions",
+    **{
+        f"PAGEVIEWS_TOPIC_{table.name.upper()}": f"topic of `{table.name}` (default {table.topic})"
+        for table in RESULT_TABLES
+    },
 }
 
 SETTINGS_CLASSES: tuple[type[_EnvSettings], ...] = (

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from pageviews.config import END_OF_INPUT_MS
 from pageviews.engine.state import NO_WATERMARK_MS
+from pageviews.errors import ConfigError
 
 _UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000}
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)?\s*$")
@@ -16,7 +17,7 @@ def parse_duration_ms(text: str) -> int:
     """'250ms', '30s', '5m', '1h' -> milliseconds; a bare number means seconds."""
     match = _DURATION.match(text)
     if match is None:
-        raise ValueError(f"not a duration: {text!r} (examples: 250ms, 30s, 5m, 1h)")
+        raise ConfigError(f"not a duration: {text!r} (examples: 250ms, 30s, 5m, 1h)")
     return int(match.group(1)) * _UNITS_MS[match.group(2) or "s"]
 
 

@@ -8,7 +8,6 @@ line, the time from when it was due to arrive to the commit that makes it querya
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -118,23 +117,30 @@ def _freshness(rate: float, seconds: float, work_dir: Path) -> dict[str, Any]:
     }
 
 
-def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    work_dir = args.work_dir or cache_dir() / "bench"
+def run_bench(
+    events: int,
+    seed: int,
+    live_rate: float,
+    live_seconds: float,
+    work_dir: Path | None = None,
+    compact_json: bool = False,
+) -> dict[str, Any]:
+    work_dir = work_dir or cache_dir() / "bench"
     work_dir.mkdir(parents=True, exist_ok=True)
-    small = max(1, args.events // 5)
-    report: dict[str, Any] = {"events": args.events, "seed": args.seed, "cpu_cores_used": 1}
+    small = max(1, events // 5)
+    report: dict[str, Any] = {"events": events, "seed": seed, "cpu_cores_used": 1}
     # Compile the numba code now if its cache is cold: that happens once per install, and the
     # timed runs load it from the cache as every later run does.
     warm_up_scan()
     warm_up_split()
     _say(f"throughput on {small:,} events (one core)")
-    report["throughput_small"] = _throughput(_input_file(small, args.seed, work_dir), work_dir)
-    _say(f"throughput on {args.events:,} events (one core)")
-    report["throughput"] = _throughput(_input_file(args.events, args.seed, work_dir), work_dir)
+    report["throughput_small"] = _throughput(_input_file(small, seed, work_dir), work_dir)
+    _say(f"throughput on {events:,} events (one core)")
+    report["throughput"] = _throughput(_input_file(events, seed, work_dir), work_dir)
     report["memory_growth_ratio"] = round(
         report["throughput"]["peak_rss_mib"] / report["throughput_small"]["peak_rss_mib"], 2
     )
-    _say(f"freshness at {args.live_rate:,.0f} events/s for {args.live_seconds:.0f}s")
-    report["freshness"] = _freshness(args.live_rate, args.live_seconds, work_dir)
-    print(json.dumps(report, indent=None if args.json else 2))
+    _say(f"freshness at {live_rate:,.0f} events/s for {live_seconds:.0f}s")
+    report["freshness"] = _freshness(live_rate, live_seconds, work_dir)
+    print(json.dumps(report, indent=None if compact_json else 2))
     return report

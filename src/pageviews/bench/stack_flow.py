@@ -27,6 +27,7 @@ from typing import Any
 
 from pageviews.config import WindowConfig
 from pageviews.dashboard import queries
+from pageviews.errors import ServiceTimeout
 from pageviews.sources.generator import GeneratorConfig, write_jsonl
 from pageviews.sources.inputs import InputSpec
 from pageviews.stack import flink_job
@@ -178,7 +179,7 @@ def _wait_counted(store: PinotStore, since_ms: int, count: int, timeout_s: float
     deadline = time.monotonic() + timeout_s
     while _visible_since(store, since_ms) < count:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"Pinot did not count {count:,} page views in {timeout_s:.0f} s")
+            raise ServiceTimeout(f"Pinot did not count {count:,} page views in {timeout_s:.0f} s")
         time.sleep(0.5)
 
 

@@ -18,27 +18,34 @@ from __future__ import annotations
 import duckdb
 
 from pageviews.config import WindowConfig
-from pageviews.store.schema import RESULT_TABLES
+from pageviews.model.records import UNKNOWN_COUNTRY, RecordType
+from pageviews.model.results import (
+    DEAD_LETTERS,
+    RESULT_TABLES,
+    WINDOW_TABLES,
+    Measure,
+    ResultTable,
+    Windowing,
+)
+from pageviews.model.windows import Hopping, Session
 
 # The result tables the oracle recomputes, in report order (dead_letters are input, not results).
-EXPECTED_TABLES = tuple(table for table in RESULT_TABLES if table != "dead_letters")
+EXPECTED_TABLES = tuple(table.name for table in RESULT_TABLES if table is not DEAD_LETTERS)
 
-# Views whose late page views are listed in late_events.
-_LATE_VIEWS = (
-    "pageview_tumbling",
-    "pageview_hopping",
-    "pageview_session",
-    "user_sessions",
-    "pageview_country",
-)
+# The record types that window views count: each gets oracle_arrivals_<type>.
+_COUNTED_TYPES = {
+    table.windowing.records.name: table.windowing.records
+    for table in WINDOW_TABLES
+    if table.windowing is not None
+}
 
 # Helper tables, dropped once the expected tables exist.
 _HELPER_TABLES = (
     "oracle_watermark",
-    "oracle_pageviews",
+    *(f"oracle_arrivals_{record_type.name}" for record_type in _COUNTED_TYPES.values()),
     "oracle_usable_versions",
     "oracle_assigned",
-    *(f"oracle_late_{view}" for view in _LATE_VIEWS),
+    *(f"oracle_late_{table.name}" for table in WINDOW_TABLES),
 )
 
 
@@ -48,19 +55,16 @@ def expected_tables(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> dic
     final_watermark_ms = _watermarks(con, config)
     _usable_versions(con)
     _cleaned_users(con)
-    _fixed_windows(
-        con, "pageview_tumbling", config.tumbling_ms, config.tumbling_ms, final_watermark_ms
-    )
-    _fixed_windows(
-        con,
-        "pageview_hopping",
-        config.hopping_size_ms,
-        config.hopping_step_ms,
-        final_watermark_ms,
-    )
-    _sessions(con, "pageview_session", "source", config.session_gap_ms, final_watermark_ms)
-    _sessions(con, "user_sessions", "user_id", config.user_session_gap_ms, final_watermark_ms)
-    _country(con, config.country_ms, final_watermark_ms)
+    for table in WINDOW_TABLES:
+        windowing = _windowing(table)
+        windower = windowing.windower(config)
+        if windowing.joined_to_users:
+            assert isinstance(windower, Hopping)
+            _country(con, table, windower, final_watermark_ms)
+        elif isinstance(windower, Session):
+            _sessions(con, table, windowing, windower, final_watermark_ms)
+        else:
+            _fixed_windows(con, table, windowing, windower, final_watermark_ms)
     _late_events(con)
     for helper in _HELPER_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {helper}")
@@ -68,7 +72,8 @@ def expected_tables(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> dic
 
 
 def _watermarks(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> int | None:
-    """oracle_watermark(seq, w_ms): W after each stored seq; oracle_pageviews: W at arrival.
+    """oracle_watermark(seq, w_ms): W after each stored seq; oracle_arrivals_<type>: each
+    counted record with its event time (event_ms) and W at its arrival.
 
     Returns the final W (None when nothing is stored).
     """
@@ -93,15 +98,18 @@ def _watermarks(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> int | N
         """,
         {"lateness_ms": config.lateness_ms},
     )
-    # Lateness is decided once, against W just after the page view's own arrival.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE oracle_pageviews AS
-        SELECT pv.seq, pv.user_id, pv.source, pv.event_ms, wm.w_ms AS w_at_arrival_ms
-        FROM raw_pageviews AS pv
-        JOIN oracle_watermark AS wm USING (seq)
-        """
-    )
+    # Lateness is decided once, against W just after the record's own arrival.
+    for record_type in _COUNTED_TYPES.values():
+        time_column = _time_column(record_type)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE oracle_arrivals_{record_type.name} AS
+            SELECT r.* EXCLUDE ({time_column}), r.{time_column} AS event_ms,
+                   wm.w_ms AS w_at_arrival_ms
+            FROM {record_type.table} AS r
+            JOIN oracle_watermark AS wm USING (seq)
+            """  # noqa: S608 -- names from the record model
+        )
     row = con.execute("SELECT max(w_ms) FROM oracle_watermark").fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
@@ -145,90 +153,134 @@ def _cleaned_users(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _assign_fixed_windows(con: duckdb.DuckDBPyConnection, size_ms: int, step_ms: int) -> None:
-    """oracle_assigned: one row per (page view, epoch-aligned window it falls in), with lateness.
+def _windowing(table: ResultTable) -> Windowing:
+    assert table.windowing is not None, f"{table.name} is not a window table"
+    return table.windowing
+
+
+def _time_column(record_type: RecordType) -> str:
+    return next(f.column_name for f in record_type.fields if f.name == record_type.event_time)
+
+
+def _select_list(table: ResultTable, values: dict[Measure, str]) -> str:
+    """The table's columns, each as the oracle's SQL for what the catalogue says it holds."""
+    return ", ".join(
+        f"{values[column.measure]} AS {column.name}"
+        for column in table.columns
+        if column.measure is not None
+    )
+
+
+# Window bounds and finality, over rows with start_ms and end_ms.
+_BOUNDS = {
+    Measure.WINDOW_START: "make_timestamptz(start_ms * 1000)",
+    Measure.WINDOW_END: "make_timestamptz(end_ms * 1000)",
+    Measure.IS_FINAL: "end_ms <= $final_watermark_ms",
+}
+
+
+def _assign_fixed_windows(
+    con: duckdb.DuckDBPyConnection, records: RecordType, key_sql: str, windower: Hopping
+) -> None:
+    """oracle_assigned: one row per (record, epoch-aligned window it falls in), with lateness.
 
     Tumbling windows are hopping windows whose step is their size.
     """
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE oracle_assigned AS
         WITH
-        -- A page view at t lies in size/step windows: the one starting at the step boundary at
+        -- A record at t lies in size/step windows: the one starting at the step boundary at
         -- or before t, and those starting 1, 2, ... steps earlier.
         windows AS (
-            SELECT pv.seq, pv.user_id, pv.source, pv.event_ms, pv.w_at_arrival_ms,
-                   pv.event_ms - pv.event_ms % $step_ms - hop.range * $step_ms AS start_ms
-            FROM oracle_pageviews AS pv
+            SELECT r.seq, r.user_id, {key_sql} AS key, r.event_ms, r.w_at_arrival_ms,
+                   r.event_ms - r.event_ms % $step_ms - hop.range * $step_ms AS start_ms
+            FROM oracle_arrivals_{records.name} AS r
             CROSS JOIN range($hops) AS hop
         )
         SELECT *, start_ms + $size_ms AS end_ms,
-               -- Late: this window had already closed (end <= W) when the page view arrived.
+               -- Late: this window had already closed (end <= W) when the record arrived.
                start_ms + $size_ms <= w_at_arrival_ms AS is_late
         FROM windows
-        """,
-        {"step_ms": step_ms, "size_ms": size_ms, "hops": size_ms // step_ms},
+        """,  # noqa: S608 -- names from the catalogue
+        {
+            "step_ms": windower.step_ms,
+            "size_ms": windower.size_ms,
+            "hops": windower.windows_per_event,
+        },
     )
 
 
-def _late_rows_of_assigned(con: duckdb.DuckDBPyConnection, view: str) -> None:
-    """oracle_late_<view>: one row per (late page view, window it missed) of oracle_assigned."""
+def _late_rows_of_assigned(con: duckdb.DuckDBPyConnection, table: ResultTable) -> None:
+    """oracle_late_<table>: one row per (late record, window it missed) of oracle_assigned."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE oracle_late_{view} AS
+        CREATE OR REPLACE TEMP TABLE oracle_late_{table.name} AS
         SELECT $view AS view, make_timestamptz(start_ms * 1000) AS window_start, seq
         FROM oracle_assigned
         WHERE is_late
-        """,  # noqa: S608 -- view is a module constant
-        {"view": view},
+        """,  # noqa: S608 -- a catalogue name
+        {"view": table.name},
     )
 
 
 def _fixed_windows(
     con: duckdb.DuckDBPyConnection,
-    view: str,
-    size_ms: int,
-    step_ms: int,
+    table: ResultTable,
+    windowing: Windowing,
+    windower: Hopping,
     final_watermark_ms: int | None,
 ) -> None:
-    """expected_<view> for pageview_tumbling / pageview_hopping (key source)."""
-    _assign_fixed_windows(con, size_ms, step_ms)
+    """expected_<table> for tumbling and hopping windows keyed by a field of the records."""
+    _assign_fixed_windows(con, windowing.records, f"r.{windowing.key_field}", windower)
+    select = _select_list(
+        table,
+        {
+            **_BOUNDS,
+            Measure.KEY: "key",
+            Measure.COUNT: "count(*)",
+            Measure.USERS: "count(DISTINCT user_id)",
+        },
+    )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE expected_{view} AS
-        SELECT make_timestamptz(start_ms * 1000) AS window_start,
-               make_timestamptz(end_ms * 1000) AS window_end,
-               source,
-               count(*) AS pageview_count,
-               count(DISTINCT user_id) AS user_count,
-               end_ms <= $final_watermark_ms AS is_final
+        CREATE OR REPLACE TEMP TABLE expected_{table.name} AS
+        SELECT {select}
         FROM oracle_assigned
         WHERE NOT is_late
-        GROUP BY start_ms, end_ms, source
-        """,  # noqa: S608 -- view is a module constant
+        GROUP BY start_ms, end_ms, key
+        """,  # noqa: S608 -- names from the catalogue
         {"final_watermark_ms": final_watermark_ms},
     )
-    _late_rows_of_assigned(con, view)
+    _late_rows_of_assigned(con, table)
 
 
 def _sessions(
     con: duckdb.DuckDBPyConnection,
-    view: str,
-    key: str,
-    gap_ms: int,
+    table: ResultTable,
+    windowing: Windowing,
+    windower: Session,
     final_watermark_ms: int | None,
 ) -> None:
-    """expected_<view> for pageview_session (key source) / user_sessions (key user_id)."""
-    # user_sessions counts page views only; pageview_session also counts distinct users.
-    user_count_column = ", user_count" if view == "pageview_session" else ""
+    """expected_<table> for session windows keyed by a field of the records."""
+    arrivals = f"oracle_arrivals_{windowing.records.name}"
+    select = _select_list(
+        table,
+        {
+            **_BOUNDS,
+            Measure.KEY: "session_key",
+            Measure.COUNT: "record_count",
+            Measure.USERS: "user_count",
+        },
+    )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE expected_{view} AS
+        CREATE OR REPLACE TEMP TABLE expected_{table.name} AS
         WITH
         -- Session lateness: the event itself is at or behind W when it arrives.
         applied AS (
-            SELECT seq, {key} AS session_key, user_id, event_ms
-            FROM oracle_pageviews
+            SELECT seq, {windowing.key_field} AS session_key, user_id, event_ms
+            FROM {arrivals}
             WHERE event_ms > w_at_arrival_ms
         ),
         -- Gaps-and-islands: an event opens a session when it is the first of its key or more
@@ -249,38 +301,49 @@ def _sessions(
         ),
         sessions AS (
             SELECT session_key, min(event_ms) AS start_ms, max(event_ms) + $gap_ms AS end_ms,
-                   count(*) AS pageview_count, count(DISTINCT user_id) AS user_count
+                   count(*) AS record_count, count(DISTINCT user_id) AS user_count
             FROM numbered
             GROUP BY session_key, session_no
         )
-        SELECT session_key AS {key},
-               make_timestamptz(start_ms * 1000) AS window_start,
-               make_timestamptz(end_ms * 1000) AS window_end,
-               pageview_count{user_count_column},
-               end_ms <= $final_watermark_ms AS is_final
+        SELECT {select}
         FROM sessions
-        """,  # noqa: S608 -- view and key are module constants
-        {"gap_ms": gap_ms, "final_watermark_ms": final_watermark_ms},
+        """,  # noqa: S608 -- names from the catalogue
+        {"gap_ms": windower.gap_ms, "final_watermark_ms": final_watermark_ms},
     )
     # A late session contribution is recorded at the event's own time.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE oracle_late_{view} AS
+        CREATE OR REPLACE TEMP TABLE oracle_late_{table.name} AS
         SELECT $view AS view, make_timestamptz(event_ms * 1000) AS window_start, seq
-        FROM oracle_pageviews
+        FROM {arrivals}
         WHERE event_ms <= w_at_arrival_ms
-        """,  # noqa: S608 -- view is a module constant
-        {"view": view},
+        """,  # noqa: S608 -- names from the catalogue
+        {"view": table.name},
     )
 
 
-def _country(con: duckdb.DuckDBPyConnection, size_ms: int, final_watermark_ms: int | None) -> None:
-    """expected_pageview_country: tumbling windows keyed by the country of the user as of t."""
-    _assign_fixed_windows(con, size_ms, size_ms)
-    _late_rows_of_assigned(con, "pageview_country")
+def _country(
+    con: duckdb.DuckDBPyConnection,
+    table: ResultTable,
+    windower: Hopping,
+    final_watermark_ms: int | None,
+) -> None:
+    """expected_<table>: tumbling windows keyed by the country of the user as of t."""
+    _assign_fixed_windows(con, _windowing(table).records, "NULL", windower)
+    _late_rows_of_assigned(con, table)
+    select = _select_list(
+        table,
+        {
+            **_BOUNDS,
+            Measure.KEY: "country",
+            Measure.COUNT: "count(*)",
+            Measure.USERS: "count(DISTINCT user_id)",
+            Measure.AVERAGE_AGE: "avg(age)::DOUBLE",
+        },
+    )
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE expected_pageview_country AS
+        f"""
+        CREATE OR REPLACE TEMP TABLE expected_{table.name} AS
         WITH
         on_time AS (
             SELECT seq, user_id, event_ms, start_ms, end_ms
@@ -313,34 +376,29 @@ def _country(con: duckdb.DuckDBPyConnection, size_ms: int, final_watermark_ms: i
              AND version.updated_ms <= pv.event_ms
             GROUP BY pv.seq
         ),
-        -- No version, or a delete: no user exists, so country 'unknown' and no age.
+        -- No version, or a delete: no user exists, so the unknown country and no age.
         joined AS (
             SELECT pv.start_ms, pv.end_ms, pv.user_id,
-                   coalesce(CASE WHEN version.op = 'upsert' THEN version.country END, 'unknown')
-                       AS country,
+                   coalesce(
+                       CASE WHEN version.op = 'upsert' THEN version.country END, $unknown_country
+                   ) AS country,
                    CASE WHEN version.op = 'upsert' THEN version.age END AS age
             FROM released AS pv
             LEFT JOIN user_as_of ON user_as_of.seq = pv.seq
             LEFT JOIN oracle_usable_versions AS version ON version.seq = user_as_of.version_seq
         )
-        SELECT make_timestamptz(start_ms * 1000) AS window_start,
-               make_timestamptz(end_ms * 1000) AS window_end,
-               country,
-               count(*) AS pageview_count,
-               count(DISTINCT user_id) AS user_count,
-               avg(age)::DOUBLE AS average_age,
-               end_ms <= $final_watermark_ms AS is_final
+        SELECT {select}
         FROM joined
         GROUP BY start_ms, end_ms, country
-        """,
-        {"final_watermark_ms": final_watermark_ms},
+        """,  # noqa: S608 -- names from the catalogue
+        {"final_watermark_ms": final_watermark_ms, "unknown_country": UNKNOWN_COUNTRY},
     )
 
 
 def _late_events(con: duckdb.DuckDBPyConnection) -> None:
     """expected_late_events(view, window_start, seq): every view's late rows together."""
     union = " UNION ALL ".join(
-        f"SELECT view, window_start, seq FROM oracle_late_{view}"  # noqa: S608 -- constant
-        for view in _LATE_VIEWS
+        f"SELECT view, window_start, seq FROM oracle_late_{table.name}"  # noqa: S608 -- names
+        for table in WINDOW_TABLES
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE expected_late_events AS {union}")

@@ -20,11 +20,11 @@ import duckdb
 from pageviews.check.diff import compare_tables, format_diffs
 from pageviews.check.oracle import expected_tables
 from pageviews.config import WindowConfig
+from pageviews.model.results import RESULT_TABLES
 from pageviews.pipeline import RunOptions, run_pipeline
 from pageviews.sources.inputs import InputSpec
 from pageviews.store.base import Store
 from pageviews.store.duckdb_store import connect
-from pageviews.store.schema import RESULT_TABLES
 
 SERVED_SCHEMA = "served"
 
@@ -65,7 +65,7 @@ def check_served(
     try:
         expected = expected_tables(con, config)
         con.execute("ALTER TABLE expected_late_events DROP COLUMN seq")
-        tables = [t for t in RESULT_TABLES if t in expected]
+        tables = [t.name for t in RESULT_TABLES if t.name in expected]
         load_served(con, store, tables)
         diffs = compare_tables(con, {t: expected[t] for t in tables}, schema=SERVED_SCHEMA)
         return format_diffs(diffs), all(diff.ok for diff in diffs)

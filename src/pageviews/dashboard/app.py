@@ -15,9 +15,9 @@ from pathlib import Path
 import streamlit as st
 
 from pageviews.dashboard import charts, queries
+from pageviews.errors import NoDataYet, StoreError
 from pageviews.store.base import Store
 from pageviews.store.clients import open_store
-from pageviews.store.duckdb_store import NoDataYet, StoreError
 from pageviews.timefmt import format_ms
 
 DEFAULT_REFRESH_S = 15
@@ -112,6 +112,16 @@ def _charts(store: Store, status: queries.Status, hours: float) -> None:
             ),
             width="stretch",
         )
+    st.subheader("Logins by device")
+    st.altair_chart(
+        charts.windows_over_time(
+            queries.window_rows(store, "sessions_by_device", since),
+            "login_count",
+            "logins",
+            "device",
+        ),
+        width="stretch",
+    )
     st.subheader("Per-user sessions")
     sessions = queries.user_session_rows(store, since, status.user_session_gap_s, limit=20_000)
     if sessions:

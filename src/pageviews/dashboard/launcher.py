@@ -9,23 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pageviews.errors import require_extra
+
 APP = Path(__file__).with_name("app.py")
 DEFAULT_PORT = 8501
 PR_SET_PDEATHSIG = 1
 
 
-class DashboardUnavailable(Exception):
-    """Streamlit is not installed."""
-
-
 def dashboard_command(data_dir: Path, port: int, refresh_s: int) -> list[str]:
-    try:
-        import streamlit  # noqa: F401
-    except ImportError as error:
-        raise DashboardUnavailable(
-            'the dashboard needs Streamlit: pip install "pageviews[dashboard]" '
-            "(or run with --no-dashboard)"
-        ) from error
+    require_extra("dashboard", "the dashboard")
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", "127.0.0.1",
@@ -45,6 +37,7 @@ def start_dashboard(
     """The dashboard as a child process; its output goes to <data dir>/dashboard.log.
 
     `env` adds variables for the child: the stack backend names Pinot's addresses there."""
+    require_extra("dashboard", "the dashboard", hint="or run with --no-dashboard")
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / LOG_FILE).open("ab") as log:
         return subprocess.Popen(  # noqa: S603 - our own command line

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pageviews.model.records import UNKNOWN_COUNTRY
+from pageviews.model.results import BY_NAME, Measure
 from pageviews.store.base import Store
-
-UNKNOWN_COUNTRY = "unknown"
 
 
 @dataclass(frozen=True)
@@ -127,15 +127,17 @@ def kpis(store: Store) -> list[Kpi]:
     return tiles
 
 
+# What a window table's chart can show: its counts and averages, by their catalogue names.
+_CHARTED = (Measure.COUNT, Measure.USERS, Measure.AVERAGE_AGE)
+
+
 def window_rows(store: Store, table: str, since: datetime) -> list[dict[str, Any]]:
-    """Rows of a window table from `since` on (event time), oldest first."""
-    columns = {
-        "pageview_country": "window_start, country AS key, pageview_count, average_age, is_final",
-        "pageview_tumbling": "window_start, source AS key, pageview_count, user_count, is_final",
-        "pageview_hopping": "window_start, source AS key, pageview_count, user_count, is_final",
-        "pageview_session": "window_start, source AS key, pageview_count, user_count, is_final",
-    }[table]
-    sql = f"SELECT {columns} FROM {table} WHERE window_start >= ? ORDER BY window_start, key"  # noqa: S608
+    """Rows of a window table from `since` on (event time), oldest first: window_start, its key
+    as `key`, its measures by their own names, and is_final."""
+    result = BY_NAME[table]
+    measures = [c.name for c in result.columns if c.measure in _CHARTED]
+    columns = ", ".join(["window_start", f"{result.key_column.name} AS key", *measures, "is_final"])
+    sql = f"SELECT {columns} FROM {table} WHERE window_start >= ? ORDER BY window_start, key"  # noqa: S608 - catalogue names
     return store.query(sql, [since]).records()
 
 

@@ -1,4 +1,4 @@
-"""A micro-batch's page views as arrays, and the late_events rows it produces."""
+"""A micro-batch's records as arrays, keyed for one view, and the late_events rows it produces."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from pageviews.engine import views
 from pageviews.engine.packing import I64, Bools
+from pageviews.model.results import ResultTable
 
 
 def ints(column: pa.ChunkedArray | pa.Array) -> I64:
@@ -17,33 +17,33 @@ def ints(column: pa.ChunkedArray | pa.Array) -> I64:
 
 
 @dataclass(frozen=True)
-class PageViews:
-    """Valid page views of one batch, in seq order."""
+class Events:
+    """Valid records of one type in one batch, in seq order, keyed for one view."""
 
     seq: I64
     user: I64
-    source: I64  # code of the source string (see KeyCodes)
+    key: I64  # the view's key: a user id, or the code of a string (see KeyCodes)
     t: I64  # event time, epoch ms
-    w_at: I64  # W at the page view's own seq
+    w_at: I64  # W at the record's own seq
 
-    def where(self, mask: Bools) -> PageViews:
-        return PageViews(
-            self.seq[mask], self.user[mask], self.source[mask], self.t[mask], self.w_at[mask]
+    def where(self, mask: Bools) -> Events:
+        return Events(
+            self.seq[mask], self.user[mask], self.key[mask], self.t[mask], self.w_at[mask]
         )
 
 
 @dataclass
 class LateRows:
-    """late_events rows: which view's window (by its start) each page view missed."""
+    """late_events rows: which view's window (by its start) each record missed."""
 
     parts: list[tuple[str, I64, I64]] = field(default_factory=list)
 
-    def add(self, view: str, window_start: I64, seq: I64) -> None:
+    def add(self, table: ResultTable, window_start: I64, seq: I64) -> None:
         if len(seq):
-            self.parts.append((views.TABLES[view], window_start, seq))
+            self.parts.append((table.name, window_start, seq))
 
     def table(self, lines: pa.Array, first_seq: int) -> pa.Table:
-        """(view, ws, raw, seq); raw is the page view's input line."""
+        """(view, ws, raw, seq); raw is the record's input line."""
         names = [np.full(len(seq), name, dtype=object) for name, _, seq in self.parts]
         starts = [ws for _, ws, _ in self.parts]
         seqs = [seq for _, _, seq in self.parts]

@@ -14,15 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from pageviews.config import WindowConfig
-from pageviews.engine import views
-from pageviews.engine.batch_rows import LateRows, PageViews, ints
+from pageviews.engine.batch_rows import Events, LateRows, ints
 from pageviews.engine.key_codes import KeyCodes
 from pageviews.engine.open_windows import OpenWindows
 from pageviews.engine.packing import I64, Bools, Packer, empty
 from pageviews.engine.watermark import BatchWatermarks
-
-UNKNOWN_COUNTRY = "unknown"
+from pageviews.model.records import UNKNOWN_COUNTRY
+from pageviews.model.results import ResultTable
+from pageviews.model.windows import Hopping
 
 
 @dataclass
@@ -104,13 +103,12 @@ class Versions:
 
 
 def admit_country_views(
-    pv: PageViews, config: WindowConfig, pending: PendingViews, late: LateRows
+    pv: Events, windower: Hopping, table: ResultTable, pending: PendingViews, late: LateRows
 ) -> None:
     """Late page views go to late_events; the others wait in `pending`."""
-    size = config.country_ms
-    ws = pv.t - pv.t % size
-    missed = ws + size <= pv.w_at
-    late.add(views.COUNTRY, ws[missed], pv.seq[missed])
+    ws = windower.latest_start(pv.t)
+    missed = windower.missed(ws, pv.w_at)
+    late.add(table, ws[missed], pv.seq[missed])
     kept = ~missed
     pending.add(pv.seq[kept], pv.user[kept], pv.t[kept])
 
@@ -120,7 +118,7 @@ def release_and_join(
     steps: BatchWatermarks,
     old_versions: Versions,
     batch_versions: Versions,
-    config: WindowConfig,
+    windower: Hopping,
     windows: OpenWindows,
     codes: KeyCodes,
 ) -> None:
@@ -153,8 +151,8 @@ def release_and_join(
     else:
         country = np.full(len(released.seq), unknown, np.int64)
         ages, has_age = np.zeros(len(released.seq), np.int64), np.zeros(len(country), np.bool_)
-    size = config.country_ms
-    windows.add_views(country, released.t - released.t % size, size, released.user, ages, has_age)
+    ws = windower.latest_start(released.t)
+    windows.add_views(country, ws, windower.size_ms, released.user, ages, has_age)
 
 
 def _latest_as_of(versions: Versions, users: I64, times: I64) -> I64:

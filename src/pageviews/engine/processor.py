@@ -3,7 +3,8 @@
 Order within a batch (the same order record-at-a-time processing implies):
   1. validate lines (engine/parse.py); store accepted records and dead letters
   2. watermark per seq
-  3. page views: late rows out; tumbling/hopping counted; country views wait; sessions merged
+  3. every window view of the catalogue (engine/views.py): late rows out; fixed windows
+     counted; sessions merged; country views wait
   4. waiting country views whose time W has reached are joined and counted
   5. user versions kept and cleaned_users refreshed; open windows published; closed windows
      finalised and dropped
@@ -16,21 +17,21 @@ import time
 from dataclasses import dataclass, field
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from pageviews.config import WindowConfig
-from pageviews.engine.batch_rows import LateRows, PageViews, ints
-from pageviews.engine.country_join import Versions, admit_country_views, release_and_join
-from pageviews.engine.fixed_windows import assign_fixed_windows
+from pageviews.engine.batch_rows import LateRows, ints
+from pageviews.engine.country_join import Versions, release_and_join
 from pageviews.engine.parse import ParsedBatch, parse_batch, type_codes
 from pageviews.engine.publish import publish
-from pageviews.engine.sessions import apply_sessions
 from pageviews.engine.state import STATE_DDL
 from pageviews.engine.state_store import load_state, save_state
 from pageviews.engine.user_versions import absorb_batch_versions, stage_batch_versions
+from pageviews.engine.views import update_window_views
 from pageviews.engine.watermark import BatchWatermarks, WatermarkState, compute_batch_watermarks
-from pageviews.model.records import MAX_LINE_BYTES, PAGEVIEW, RECORD_TYPES
+from pageviews.model.records import MAX_LINE_BYTES
+from pageviews.model.results import PAGEVIEW_COUNTRY
+from pageviews.model.windows import Hopping
 from pageviews.store.duckdb_store import Meta
 from pageviews.store.schema import RAW_COLUMNS, RAW_TABLE_TYPES
 from pageviews.validation.precise import define_macros
@@ -102,7 +103,8 @@ class Engine:
             )
             stage_batch_versions(con, f"batch_valid WHERE type_code IN ({type_codes('user')})")
             late = LateRows()
-            self._process_pageviews(parsed, order, w_at, steps, late)
+            update_window_views(parsed, order, w_at, self.state, self.config, late)
+            self._join_released_country_views(steps)
             watermark_ms = steps.state.watermark_ms(self.config.lateness_ms)
             absorb_batch_versions(con, cut_ms=watermark_ms - self.config.country_ms)
             self._insert_late_rows(late, batch.lines, first_seq)
@@ -157,29 +159,9 @@ class Engine:
         if tick is not None:
             con.execute("INSERT INTO raw_ticks VALUES (?, ?)", list(tick))
 
-    def _process_pageviews(
-        self,
-        parsed: ParsedBatch,
-        order: np.ndarray,
-        w_at: np.ndarray,
-        steps: BatchWatermarks,
-        late: LateRows,
-    ) -> None:
-        """Page views of the batch; `order` puts parsed.valid in seq order, as w_at is."""
-        state, config = self.state, self.config
-        is_pageview = parsed.record_type[order] == RECORD_TYPES.index(PAGEVIEW)
-        columns = parsed.valid.select(["seq", "user_id", "source", "event_time_ms"])
-        views = columns.take(pa.array(order[is_pageview]))
-        pv = PageViews(
-            seq=ints(views["seq"]),
-            user=ints(views["user_id"]),
-            source=state.codes.encode(views["source"]),
-            t=ints(views["event_time_ms"]),
-            w_at=w_at[is_pageview],
-        )
-        assign_fixed_windows(pv, config, state.windows, late)
-        admit_country_views(pv, config, state.pending, late)
-        apply_sessions(pv, config, state.windows, late)
+    def _join_released_country_views(self, steps: BatchWatermarks) -> None:
+        """Page views whose time W has reached in this batch, joined to their users."""
+        state = self.state
         columns = "user_id, updated_ms, seq, op, age, country"
         old_versions, batch_versions = (
             Versions.from_arrow(
@@ -188,13 +170,17 @@ class Engine:
             )
             for table in ("state_user_versions", "batch_user_versions")
         )
+        windowing = PAGEVIEW_COUNTRY.windowing
+        assert windowing is not None and PAGEVIEW_COUNTRY.code is not None
+        windower = windowing.windower(self.config)
+        assert isinstance(windower, Hopping)
         release_and_join(
             state.pending,
             steps,
             old_versions,
             batch_versions,
-            config,
-            state.windows["country"],
+            windower,
+            state.windows[PAGEVIEW_COUNTRY.code],
             state.codes,
         )
 

@@ -14,16 +14,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pageviews.engine import views
 from pageviews.engine.batch_rows import ints
 from pageviews.engine.country_join import PendingViews
 from pageviews.engine.key_codes import KeyCodes
 from pageviews.engine.open_windows import OpenWindows
+from pageviews.model.results import BIGINT, BY_CODE
 
 
 def _new_windows() -> dict[str, OpenWindows]:
-    # Per-user sessions need no distinct user count: their key is the user.
-    return {view: OpenWindows(count_users=view != views.USER_SESSION) for view in views.TABLES}
+    return {code: OpenWindows(count_users=table.counts_users) for code, table in BY_CODE.items()}
+
+
+def _has_int_key(view: str) -> bool:
+    """Keys that are user ids stay int64; string keys become codes (KeyCodes)."""
+    return BY_CODE[view].key_column.type == BIGINT
 
 
 @dataclass
@@ -33,12 +37,12 @@ class EngineState:
     pending: PendingViews = field(default_factory=PendingViews.none)
 
     def key_strings(self, view: str, keys: np.ndarray) -> pa.Array:
-        if view == views.USER_SESSION:
+        if _has_int_key(view):
             return pc.cast(pa.array(keys, pa.int64()), pa.string())
         return self.codes.decode(keys)
 
     def key_codes(self, view: str, keys: pa.ChunkedArray) -> np.ndarray:
-        if view == views.USER_SESSION:
+        if _has_int_key(view):
             return ints(pc.cast(keys, pa.int64()))
         return self.codes.encode(keys)
 

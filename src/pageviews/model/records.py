@@ -1,7 +1,10 @@
-"""The record model: the one definition of every input record type.
+"""The record model: the one definition of every input record type and of its rules.
 
-Validation (validation/precise.py), the DuckDB raw tables (store/schema.py) and, later, the Flink
-DDL and Pinot schemas are all derived from `RECORD_TYPES`.
+Every validator derives its rules from here and from model/reasons.py (the reason of each
+rule): the compiled scan (validation/scan.py), the DuckDB checks (validation/precise.py), the
+per-record checks of the stack's producer (validation/record.py) and the Flink SQL checks
+(validation/flink.py). The DuckDB raw tables (store/schema.py) are derived from `RECORD_TYPES`
+too. tests/conformance/records.json holds the golden lines that every validator must agree on.
 """
 
 from __future__ import annotations
@@ -112,7 +115,41 @@ USER_DELETE = RecordType(
 RECORD_TYPES: tuple[RecordType, ...] = (PAGEVIEW, USERSESSION, USER_UPSERT, USER_DELETE)
 TYPE_NAMES = ("pageview", "usersession", "user")
 
-# Limits on input lines and timestamps (section 6 of the record model).
+# Limits on input lines and timestamps (docs/semantics.md, sections 1 and 9).
 MAX_LINE_BYTES = 64 * 1024
 MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_AHEAD_OF_WALL_CLOCK_MS = 24 * 3600 * 1000
+# An integer (and an epoch-ms timestamp) is a JSON number without fraction or exponent that fits
+# in 64 bits.
+MIN_INT64 = -(2**63)
+MAX_INT64 = 2**63 - 1
+
+# The timestamp strings: "YYYY-MM-DD", a separator, "HH:MM:SS", then optional fractional
+# seconds and an optional zone: UTC_DESIGNATOR or an offset "+HH:MM", "+HHMM" or "+HH" (or -).
+# No zone means UTC. Fractions are rounded to the nearest millisecond. Dates and times must
+# exist (no 2026-02-30, no 24:00:00, no leap second).
+TIMESTAMP_SEPARATORS = (" ", "T")
+MAX_FRACTION_DIGITS = 9
+UTC_DESIGNATOR = "Z"
+MAX_OFFSET_MINUTES = 14 * 60  # UTC+14:00 is the furthest zone in use
+
+
+def _timestamp_pattern() -> str:
+    """The timestamp grammar as a regular expression in the syntax Python and Java share.
+
+    Group 1 is the fraction (with its dot), group 2 the zone; the date and time are at fixed
+    positions (0:4, 5:7, 8:10, 11:13, 14:16, 17:19). The offset limit is not in the pattern.
+    """
+    separators = "".join(TIMESTAMP_SEPARATORS)
+    return (
+        f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[{separators}][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}"
+        f"(\\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?"
+        f"({UTC_DESIGNATOR}|[+-][0-9]{{2}}(:?[0-5][0-9])?)?$"
+    )
+
+
+TIMESTAMP_PATTERN = _timestamp_pattern()
+
+# The country of a page view with no user (or a deleted one), in every runtime.
+# stack/flink_sql/windows.sql still writes it as a literal: its templates take no parameter for it.
+UNKNOWN_COUNTRY = "unknown"

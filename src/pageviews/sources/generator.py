@@ -36,6 +36,7 @@ from typing import IO, Any
 import orjson
 
 from pageviews.config import MINUTE_MS
+from pageviews.errors import ConfigError
 from pageviews.model.records import DEVICES, MAX_LINE_BYTES, SOURCES, SUBSCRIPTIONS
 
 SECOND_MS = 1_000
@@ -112,17 +113,17 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         if self.events is not None and self.events < 0:
-            raise ValueError(f"events must be >= 0 or None, got {self.events}")
+            raise ConfigError(f"events must be >= 0 or None, got {self.events}")
         if self.users < 1:
-            raise ValueError(f"users must be >= 1, got {self.users}")
+            raise ConfigError(f"users must be >= 1, got {self.users}")
         if self.mean_gap_ms < 0:
-            raise ValueError(f"mean_gap_ms must be >= 0, got {self.mean_gap_ms}")
+            raise ConfigError(f"mean_gap_ms must be >= 0, got {self.mean_gap_ms}")
         if self.lateness_ms < 0:
-            raise ValueError(f"lateness_ms must be >= 0, got {self.lateness_ms}")
+            raise ConfigError(f"lateness_ms must be >= 0, got {self.lateness_ms}")
         for name in ("late_fraction", "malformed_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {value}")
+                raise ConfigError(f"{name} must be within [0, 1], got {value}")
 
 
 def generate_lines(

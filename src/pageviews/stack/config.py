@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from pageviews.model.results import DEAD_LETTERS, LATE_EVENTS, RESULT_TABLES
 from pageviews.settings import FlinkSettings, PinotSettings, StackSettings, cache_dir
 
 HOST = "127.0.0.1"
@@ -52,44 +53,61 @@ def _env_str(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _default_result_topics() -> dict[str, str]:
+    return {table.name: table.topic for table in RESULT_TABLES}
+
+
+def _result_topics() -> dict[str, str]:
+    """{result table: topic}: the catalogue's topic, or PAGEVIEWS_TOPIC_<TABLE NAME>."""
+    return {
+        table.name: _env_str(f"PAGEVIEWS_TOPIC_{table.name.upper()}", table.topic)
+        for table in RESULT_TABLES
+    }
+
+
 @dataclass(frozen=True)
 class Topics:
-    """Topic names; the defaults follow the reference system."""
+    """Topic names; the defaults follow the reference system, result topics the catalogue."""
 
     pageviews: str = "topic1_PageView"
     sessions: str = "topic2_UserSession"
     users: str = "topic3_Users"
-    results: tuple[str, ...] = ("topic4", "topic5", "topic6", "topic7", "topic8")
-    dead_letters: str = "pageviews_dead_letters"
-    late_events: str = "pageviews_late_events"
-    user_sessions: str = "pageviews_user_sessions"
+    results: dict[str, str] = field(default_factory=_default_result_topics)
     partitions: int = 5
     replication: int = 3
     min_insync: int = 2
 
+    def result(self, table: str) -> str:
+        """The topic the Flink job writes result table `table` to, and Pinot reads."""
+        return self.results[table]
+
+    @property
+    def late_events(self) -> str:
+        return self.result(LATE_EVENTS.name)
+
+    @property
+    def dead_letters(self) -> str:
+        return self.result(DEAD_LETTERS.name)
+
     def all(self) -> tuple[str, ...]:
-        return (
-            self.pageviews,
-            self.sessions,
-            self.users,
-            *self.results,
-            self.user_sessions,
-            self.dead_letters,
-            self.late_events,
+        return (self.pageviews, self.sessions, self.users, *self.results.values())
+
+    def with_suffix(self, suffix: str) -> Topics:
+        """Fresh page-view and result topics (users and sessions shared), e.g. for a test."""
+        return replace(
+            self,
+            pageviews=f"{self.pageviews}-{suffix}",
+            results={table: f"{topic}-{suffix}" for table, topic in self.results.items()},
         )
 
     @classmethod
     def from_env(cls) -> Topics:
         base = cls()
-        results = os.environ.get("PAGEVIEWS_TOPIC_RESULTS")
         return cls(
             pageviews=_env_str("PAGEVIEWS_TOPIC_PAGEVIEWS", base.pageviews),
             sessions=_env_str("PAGEVIEWS_TOPIC_SESSIONS", base.sessions),
             users=_env_str("PAGEVIEWS_TOPIC_USERS", base.users),
-            results=tuple(results.split(",")) if results else base.results,
-            dead_letters=_env_str("PAGEVIEWS_TOPIC_DEAD_LETTERS", base.dead_letters),
-            late_events=_env_str("PAGEVIEWS_TOPIC_LATE_EVENTS", base.late_events),
-            user_sessions=_env_str("PAGEVIEWS_TOPIC_USER_SESSIONS", base.user_sessions),
+            results=_result_topics(),
         )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
+from pageviews.errors import ServiceTimeout
 from pageviews.model.results import RESULT_TABLES
-from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.readback import read_topic
 from pageviews.store.pinot_store import PinotStore
@@ -30,7 +30,7 @@ def expected_rows(config: StackConfig) -> dict[str, int]:
     for table in RESULT_TABLES:
         latest: dict[bytes | None, bool] = {}
         count = 0
-        for record in read_topic(config, pinot_tables.topic_of(config, table.name)):
+        for record in read_topic(config, config.topics.result(table.name)):
             if table.upsert:
                 latest[record.key] = record.value is not None
             elif record.value is not None:
@@ -58,5 +58,7 @@ def wait_caught_up(config: StackConfig, timeout_s: float = 300.0) -> dict[str, i
             return served
         if time.monotonic() > deadline:
             behind = {t: f"{served[t]}/{n}" for t, n in expected.items() if served[t] != n}
-            raise TimeoutError(f"Pinot has not consumed every result in {timeout_s:.0f}s: {behind}")
+            raise ServiceTimeout(
+                f"Pinot has not consumed every result in {timeout_s:.0f}s: {behind}"
+            )
         time.sleep(1.0)

@@ -1,4 +1,4 @@
-"""Pinot schemas and REALTIME table configs, generated from model/results.py, and their
+"""Pinot schemas and REALTIME table configs, generated from the result catalogue, and their
 idempotent creation over the controller's REST API.
 
 Window tables and cleaned_users are upsert tables (FULL, keyed by the contract's key columns,
@@ -19,6 +19,7 @@ from pageviews.model.results import (
     INT,
     MS,
     RESULT_TABLES,
+    STACK,
     STRING,
     ResultTable,
 )
@@ -38,33 +39,6 @@ CONSUMER_FACTORY = "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory"
 JSON_DECODER = "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder"
 
 
-# Tables fed by Topics.results, in its order (topic4..topic8 in the handoff contract).
-RESULTS_ORDER = (
-    "cleaned_users",
-    "pageview_country",
-    "pageview_tumbling",
-    "pageview_hopping",
-    "pageview_session",
-)
-
-
-def topic_of(config: StackConfig, table: str) -> str:
-    """The result topic each table reads (handoff contract)."""
-    t = config.topics
-    if len(t.results) != len(RESULTS_ORDER):
-        raise ServiceError(
-            f"PAGEVIEWS_TOPIC_RESULTS names {len(t.results)} topics; Pinot reads "
-            f"{len(RESULTS_ORDER)}: one each for {', '.join(RESULTS_ORDER)}"
-        )
-    by_table = dict(zip(RESULTS_ORDER, t.results, strict=True))
-    by_table |= {
-        "user_sessions": t.user_sessions,
-        "late_events": t.late_events,
-        "dead_letters": t.dead_letters,
-    }
-    return by_table[table]
-
-
 # Pinot cuts strings to 512 characters unless told otherwise; an input line may be 64 KiB.
 LONG_TEXT_COLUMNS = {"raw", "reason"}
 LONG_TEXT_MAX_LENGTH = 65_536
@@ -72,7 +46,7 @@ LONG_TEXT_MAX_LENGTH = 65_536
 
 def schema(table: ResultTable) -> dict[str, Any]:
     dimensions, times = [], []
-    for column in table.columns:
+    for column in table.columns_of(STACK):
         spec: dict[str, Any] = {"name": column.name, "dataType": PINOT_TYPES[column.type]}
         if column.name in LONG_TEXT_COLUMNS:
             spec["maxLength"] = LONG_TEXT_MAX_LENGTH
@@ -95,7 +69,7 @@ def table_config(config: StackConfig, table: ResultTable) -> dict[str, Any]:
     stream = {
         "streamType": "kafka",
         "stream.kafka.consumer.type": "lowlevel",
-        "stream.kafka.topic.name": topic_of(config, table.name),
+        "stream.kafka.topic.name": config.topics.result(table.name),
         "stream.kafka.broker.list": config.bootstrap,
         "stream.kafka.consumer.factory.class.name": CONSUMER_FACTORY,
         "stream.kafka.decoder.class.name": JSON_DECODER,

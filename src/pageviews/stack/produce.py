@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
+from pageviews.errors import DeliveryError
 from pageviews.model.records import (
     MAX_LINE_BYTES,
     PAGEVIEW,
@@ -23,7 +24,7 @@ from pageviews.model.records import (
 )
 from pageviews.stack.config import StackConfig
 from pageviews.stack.services import mariadb
-from pageviews.validation.record import InvalidRecord, to_sql_datetime, validate
+from pageviews.validation.record import InvalidRecord, to_sql_datetime, validate, validate_line
 
 UPSERT_SQL = (
     "INSERT INTO Users (user_id, age, gender, country, subscription, updated_at) "
@@ -41,10 +42,6 @@ DELETE_SQL = "DELETE FROM Users WHERE user_id = %s"
 # Header on every event that write_lines produces: "<run start ms>:<line number>". Kafka keeps
 # no order across partitions; this lets `check` replay the events in their input order.
 POSITION_HEADER = "pageviews-position"
-
-
-class DeliveryError(RuntimeError):
-    """Kafka did not acknowledge some records."""
 
 
 class EventProducer:
@@ -229,19 +226,15 @@ def write_lines(
                 if delay > 0:
                     time.sleep(delay)
             try:
-                # A line of at most MAX/4 characters cannot exceed MAX bytes: skip the encode.
-                if len(line) > MAX_LINE_BYTES // 4 and len(line.encode()) > MAX_LINE_BYTES:
-                    raise InvalidRecord("line is over the 64 KiB limit")
-                record = orjson.loads(line)
-                rtype = validate(record)
+                rtype, record = validate_line(line)
                 if rtype.name == "user":
                     users.write(record, rtype)
                     stats.users += 1
                 else:
                     producer.send(record, rtype, f"{run_ms}:{stats.lines}")
                     stats.produced += 1
-            except (orjson.JSONDecodeError, InvalidRecord) as error:
-                reason = str(error) if isinstance(error, InvalidRecord) else "not valid JSON"
+            except InvalidRecord as error:
+                reason = str(error)  # the embedded runtime's reason for the same line
                 producer.send_dead_letter(line, reason)
                 stats.refused += 1
                 short = reason.split(",")[0][:60]

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from pageviews.errors import ServiceError, ServiceTimeout
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import POSITION_HEADER
 from pageviews.validation.record import timestamp_ms
@@ -58,7 +59,7 @@ def read_topic(config: StackConfig, topic: str, timeout_s: float = 60.0) -> Iter
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
         if metadata.error is not None:
-            raise RuntimeError(f"cannot read topic {topic}: {metadata.error}")
+            raise ServiceError(f"cannot read topic {topic}: {metadata.error}")
         ends: dict[int, int] = {}
         for partition in metadata.partitions:
             low, high = consumer.get_watermark_offsets(
@@ -73,14 +74,14 @@ def read_topic(config: StackConfig, topic: str, timeout_s: float = 60.0) -> Iter
         while remaining:
             message = consumer.poll(timeout_s)
             if message is None:
-                raise TimeoutError(f"no record from {topic} for {timeout_s:.0f}s while reading")
+                raise ServiceTimeout(f"no record from {topic} for {timeout_s:.0f}s while reading")
             error = message.error()
             partition = message.partition() or 0
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     remaining.discard(partition)
                     continue
-                raise RuntimeError(f"reading {topic}: {error}")
+                raise ServiceError(f"reading {topic}: {error}")
             offset = message.offset() or 0
             if offset < ends[partition]:
                 timestamp_ms = message.timestamp()[1]

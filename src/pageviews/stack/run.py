@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pageviews.config import WindowConfig
-from pageviews.errors import UsageError
+from pageviews.errors import ServiceTimeout, UsageError
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.sources.inputs import InputSpec
 from pageviews.stack import flink_job, pinot_sync
@@ -112,7 +112,7 @@ def wait_for_cdc(config: StackConfig, stamp_ms: int, timeout_s: float = 120.0) -
                 if after.get("updated_at") == want:
                     return
         time.sleep(1.0)
-    raise TimeoutError(f"CDC did not bring the last user change into Kafka in {timeout_s:.0f}s")
+    raise ServiceTimeout(f"CDC did not bring the last user change into Kafka in {timeout_s:.0f}s")
 
 
 def live_job(config: StackConfig, windows: WindowConfig, say: Say) -> str:

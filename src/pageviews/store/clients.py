@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from pageviews import http_client
+from pageviews.errors import StoreError
 from pageviews.http_client import HttpError
 from pageviews.settings import PinotReaderSettings
 from pageviews.store.base import QueryResult, Store
-from pageviews.store.duckdb_store import StoreError, connect
+from pageviews.store.duckdb_store import connect
 from pageviews.store.readonly import run_read_only
 from pageviews.store.server import ENDPOINT_FILE
 
@@ -77,8 +78,8 @@ def _typed_row(row: list[Any], types: list[str]) -> tuple[Any, ...]:
 
 
 def open_store(data_dir: Path) -> Store:
-    """Pinot if $PAGEVIEWS_PINOT_BROKER_URL is set; else the live pipeline's endpoint if it
-    answers, else the file in the data dir."""
+    """For the dashboard's process: Pinot if $PAGEVIEWS_PINOT_BROKER_URL is set (the stack
+    runtime sets it), else the data dir's store (see open_data_dir_store)."""
     pinot = PinotReaderSettings()
     if pinot.broker_url:
         # Imported here: only Pinot readers need it. The dashboard's SQL is DuckDB's, so
@@ -87,6 +88,11 @@ def open_store(data_dir: Path) -> Store:
         from pageviews.store.pinot_store import PinotStore
 
         return PinotSnapshotStore(PinotStore(pinot.broker_url, pinot.controller_url))
+    return open_data_dir_store(data_dir)
+
+
+def open_data_dir_store(data_dir: Path) -> Store:
+    """The live pipeline's endpoint if it answers, else the file in the data dir."""
     endpoint = data_dir / ENDPOINT_FILE
     if endpoint.exists():
         try:

@@ -8,17 +8,12 @@ from typing import Any
 
 import duckdb
 
+# Re-exported: callers that predate errors.py import them from here.
+from pageviews.errors import NoDataYet as NoDataYet
+from pageviews.errors import StoreError as StoreError
 from pageviews.store.schema import all_ddl
 
 DB_FILE = "pageviews.duckdb"
-
-
-class StoreError(Exception):
-    """A store problem the user can act on (locked, missing, wrong version)."""
-
-
-class NoDataYet(StoreError):
-    """The data dir holds no database yet: nothing has run there."""
 
 
 def connect(

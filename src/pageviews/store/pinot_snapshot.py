@@ -22,12 +22,12 @@ import duckdb
 import pyarrow as pa
 
 from pageviews.config import WindowConfig
-from pageviews.model.results import MS, RESULT_TABLES, ResultTable
+from pageviews.errors import StoreError
+from pageviews.model.results import EMBEDDED, MS, RESULT_TABLES, STACK, ResultTable
 from pageviews.store.base import QueryResult
-from pageviews.store.duckdb_store import StoreError
 from pageviews.store.pinot_store import PinotStore
 from pageviews.store.readonly import run_read_only
-from pageviews.store.schema import RESULT_DDL
+from pageviews.store.schema import result_table_ddl
 
 # A snapshot is refused rather than silently cut short past this many rows per table.
 MAX_ROWS = 1_000_000
@@ -71,9 +71,8 @@ class PinotSnapshotStore:
         """Copy every result table from Pinot now."""
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
-        for ddl in RESULT_DDL:
-            con.execute(ddl)
         for table in RESULT_TABLES:
+            con.execute(result_table_ddl(table))
             self._copy(con, table)
         con.execute(STATUS_VIEW.format(gap_ms=self.user_session_gap_ms))
         con.execute("SET enable_external_access = false")
@@ -82,9 +81,10 @@ class PinotSnapshotStore:
         self._con, self._taken = con, time.monotonic()
 
     def _copy(self, con: duckdb.DuckDBPyConnection, table: ResultTable) -> None:
-        names = [c.name for c in table.columns]
+        stack_columns = table.columns_of(STACK)
+        names = [c.name for c in stack_columns]
         where = " WHERE deleted = false" if table.name == "cleaned_users" else ""
-        sql = f"SELECT {', '.join(names)} FROM {table.name}{where} LIMIT {MAX_ROWS}"  # noqa: S608 - names from result_columns
+        sql = f"SELECT {', '.join(names)} FROM {table.name}{where} LIMIT {MAX_ROWS}"  # noqa: S608 - catalogue names
         result = self.pinot.query(sql)
         if len(result.rows) >= MAX_ROWS:
             raise StoreError(f"{table.name} has {MAX_ROWS:,}+ rows in Pinot: too many to copy")
@@ -92,7 +92,7 @@ class PinotSnapshotStore:
         arrow = pa.table(
             {
                 c.name: pa.array(list(values), type=ARROW_TYPES[c.type])
-                for c, values in zip(table.columns, columns, strict=True)
+                for c, values in zip(stack_columns, columns, strict=True)
             }
         )
         con.register("pinot_rows", arrow)
@@ -104,16 +104,14 @@ class PinotSnapshotStore:
 def _select_list(table: ResultTable) -> str:
     """The embedded table's columns from Pinot's: ms to TIMESTAMPTZ, Kafka position to seq."""
     items = []
-    for column in table.columns:
-        if column.name in ("deleted", "event_partition", "event_offset"):
-            continue
-        if column.type == MS:
+    for column in table.columns_of(EMBEDDED):
+        if column.name == "seq":
+            items.append(
+                f"row_number() OVER (ORDER BY {table.time_column}, event_partition, event_offset)"
+                " AS seq"
+            )
+        elif column.type == MS:
             items.append(f"make_timestamptz({column.name} * 1000) AS {column.name}")
         else:
             items.append(column.name)
-    if table.name in ("late_events", "dead_letters"):
-        items.append(
-            f"row_number() OVER (ORDER BY {table.time_column}, event_partition, event_offset)"
-            " AS seq"
-        )
     return ", ".join(items)

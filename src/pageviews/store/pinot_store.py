@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from pageviews import http_client
+from pageviews.errors import StoreError
 from pageviews.http_client import HttpError
 from pageviews.model.results import DOUBLE, INT, RESULT_TABLES
 from pageviews.store.base import QueryResult
-from pageviews.store.duckdb_store import StoreError
 
 TIMEOUT_S = 15.0
 
@@ -37,7 +37,12 @@ DUCKDB_TYPES = {
 
 # Pinot 0.11 selects a null as the column's default null value; these turn back into None.
 NULL_DEFAULTS: dict[str, Any] = {INT: -(2**31), DOUBLE: float("-inf")}
-NULLABLE = {c.name: NULL_DEFAULTS[c.type] for t in RESULT_TABLES for c in t.columns if c.nullable}
+NULLABLE = {
+    c.name: NULL_DEFAULTS[c.type]
+    for t in RESULT_TABLES
+    for c in t.columns
+    if c.nullable and c.type in NULL_DEFAULTS
+}
 
 
 def render(sql: str, params: Sequence[Any]) -> str:

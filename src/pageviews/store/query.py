@@ -1,4 +1,4 @@
-"""`pageviews query`: read-only SQL over the result tables, and its output formats."""
+"""The output formats of `pageviews query`: a table for eyes, CSV and JSON for programs."""
 
 from __future__ import annotations
 
@@ -6,25 +6,21 @@ import csv
 import io
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pageviews.store.base import QueryResult
-from pageviews.store.clients import open_store
+
+FORMATS = ("table", "csv", "json")
 
 
-def run_query(data_dir: Path, sql: str, params: list[Any] | None = None) -> QueryResult:
-    """Through the live pipeline when one runs on this data dir, else on the file."""
-    return open_store(data_dir).query(sql, params or [])
-
-
-def _text(value: Any) -> str:
+def _text(value: Any, exact_floats: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, float):
-        return f"{value:.6g}"
+        # repr is the shortest text that parses back to the same float; tables are for eyes.
+        return repr(value) if exact_floats else f"{value:.6g}"
     return str(value)
 
 
@@ -42,7 +38,7 @@ def format_result(result: QueryResult, fmt: str) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(result.columns)
-        writer.writerows([_text(v) for v in row] for row in result.rows)
+        writer.writerows([_text(v, exact_floats=True) for v in row] for row in result.rows)
         return out.getvalue().rstrip("\n")
     cells = [[_text(v) for v in row] for row in result.rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]

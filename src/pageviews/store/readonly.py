@@ -7,8 +7,8 @@ from typing import Any
 
 import duckdb
 
+from pageviews.errors import StoreError
 from pageviews.store.base import QueryResult
-from pageviews.store.duckdb_store import StoreError
 
 
 def run_read_only(

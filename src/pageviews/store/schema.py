@@ -1,4 +1,4 @@
-"""DuckDB DDL: raw records (derived from the record model), results, and engine state.
+"""DuckDB DDL: raw records (from the record model), results (from the result catalogue), state.
 
 Naming: raw_* hold every accepted record in arrival order (`seq`), times as epoch ms.
 Result tables carry the names users query; their times are TIMESTAMPTZ in UTC.
@@ -8,27 +8,17 @@ state_* tables are the engine's own and are never shown to users.
 from __future__ import annotations
 
 from pageviews.model.records import RECORD_TYPES
-
-# Tables users may query with `pageviews query`, in the order `pageviews check` reports them.
-RESULT_TABLES = (
-    "cleaned_users",
-    "pageview_country",
-    "pageview_tumbling",
-    "pageview_hopping",
-    "pageview_session",
-    "user_sessions",
-    "late_events",
-    "dead_letters",
+from pageviews.model.results import (
+    BIGINT,
+    BOOLEAN,
+    DOUBLE,
+    EMBEDDED,
+    INT,
+    MS,
+    RESULT_TABLES,
+    STRING,
+    ResultTable,
 )
-
-# Window result tables and their key column.
-WINDOW_VIEWS = {
-    "pageview_tumbling": "source",
-    "pageview_hopping": "source",
-    "pageview_session": "source",
-    "user_sessions": "user_id",
-    "pageview_country": "country",
-}
 
 
 def _raw_columns() -> dict[str, dict[str, str]]:
@@ -60,29 +50,24 @@ def _raw_table_ddl() -> list[str]:
     ]
 
 
-_WINDOW_COLUMNS = "window_start TIMESTAMPTZ NOT NULL, window_end TIMESTAMPTZ NOT NULL"
+# DuckDB's type of each logical column type of the result catalogue.
+_DUCKDB_TYPES = {
+    BIGINT: "BIGINT",
+    INT: "INTEGER",
+    DOUBLE: "DOUBLE",
+    STRING: "VARCHAR",
+    BOOLEAN: "BOOLEAN",
+    MS: "TIMESTAMPTZ",
+}
 
-RESULT_DDL = [
-    """CREATE TABLE IF NOT EXISTS cleaned_users (
-        user_id BIGINT NOT NULL, age INTEGER, gender VARCHAR, country VARCHAR,
-        subscription VARCHAR, updated_at TIMESTAMPTZ NOT NULL)""",
-    f"""CREATE TABLE IF NOT EXISTS pageview_country ({_WINDOW_COLUMNS}, country VARCHAR NOT NULL,
-        pageview_count BIGINT NOT NULL, user_count BIGINT NOT NULL, average_age DOUBLE,
-        is_final BOOLEAN NOT NULL)""",
-    *(
-        f"""CREATE TABLE IF NOT EXISTS {name} ({_WINDOW_COLUMNS}, source VARCHAR NOT NULL,
-        pageview_count BIGINT NOT NULL, user_count BIGINT NOT NULL, is_final BOOLEAN NOT NULL)"""
-        for name in ("pageview_tumbling", "pageview_hopping", "pageview_session")
-    ),
-    f"""CREATE TABLE IF NOT EXISTS user_sessions (user_id BIGINT NOT NULL, {_WINDOW_COLUMNS},
-        pageview_count BIGINT NOT NULL, is_final BOOLEAN NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS late_events (
-        view VARCHAR NOT NULL, window_start TIMESTAMPTZ NOT NULL, raw VARCHAR NOT NULL,
-        seq BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS dead_letters (
-        raw VARCHAR NOT NULL, reason VARCHAR NOT NULL, received_at TIMESTAMPTZ NOT NULL,
-        seq BIGINT NOT NULL)""",
-]
+
+def result_table_ddl(table: ResultTable) -> str:
+    columns = ", ".join(
+        f"{c.name} {_DUCKDB_TYPES[c.type]}" + ("" if c.nullable else " NOT NULL")
+        for c in table.columns_of(EMBEDDED)
+    )
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})"
+
 
 # Watermark advances that no record caused: idle ticks in live mode, and the end of a replayed
 # input (watermark_ms = END_OF_INPUT_MS). Each takes a seq, so replays see them in order.
@@ -124,4 +109,10 @@ FROM watermark"""
 
 
 def all_ddl() -> list[str]:
-    return [*_raw_table_ddl(), TICKS_DDL, META_DDL, *RESULT_DDL, STATUS_VIEW_DDL]
+    return [
+        *_raw_table_ddl(),
+        TICKS_DDL,
+        META_DDL,
+        *map(result_table_ddl, RESULT_TABLES),
+        STATUS_VIEW_DDL,
+    ]

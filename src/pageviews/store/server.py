@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from pageviews.store.duckdb_store import StoreError
+from pageviews.errors import StoreError
 from pageviews.store.readonly import run_read_only
 
 ENDPOINT_FILE = "endpoint.json"

@@ -17,6 +17,7 @@ from functools import cache
 
 import duckdb
 
+from pageviews.model import reasons
 from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
@@ -61,66 +62,49 @@ def _typed_sql(field: Field) -> str:
 Check = tuple[str, str]  # (SQL condition that makes a line invalid, SQL reason text)
 
 
-def _field_checks(field: Field) -> list[Check]:
-    """The checks of one field, in the order they apply."""
-    name, raw, typed = field.name, _raw(field.name), _typed(field)
-    label = _quote(f"field '{name}'")
-    shown = f"left({raw}, 60)"
-    checks: list[Check] = []
-    if not field.nullable:
-        checks.append((f"{raw} IS NULL", _quote(f"missing or null field {name!r}")))
-    # Checks below apply only to present, non-null values.
+def _left(text: str, width: int) -> str:
+    return f"left({text}, {width})"
+
+
+def _reason(reason: reasons.Reason, slot: str) -> str:
+    return reason.sql(slot, _left, _quote)
+
+
+def _condition(check: reasons.Check, field: Field) -> str:
+    """SQL that is true when a line breaks `check` of `field`; every check but MISSING applies
+    only to a present, non-null value."""
+    raw, typed = _raw(field.name), _typed(field)
+    if check is reasons.Check.MISSING:
+        return f"{raw} IS NULL"
     guard = f"{raw} IS NOT NULL AND "
-    if field.kind is Kind.STRING:
-        checks.append(
-            (f"{guard}{typed} IS NULL", f"{label} || ' must be a string, got ' || {shown}")
-        )
-    elif field.kind is Kind.INTEGER:
-        checks.append(
-            (
-                f"{guard}{typed} IS NULL",
-                f"{label} || ' must be an integer within 64 bits, got ' || {shown}",
-            )
-        )
-        bounds = " OR ".join(
-            condition
-            for condition in (
-                "" if field.min_value is None else f"{typed} < {field.min_value}",
-                "" if field.max_value is None else f"{typed} > {field.max_value}",
-            )
-            if condition
-        )
-        if bounds:
-            checks.append(
-                (
-                    f"{guard}({bounds})",
-                    f"{label} || ' is ' || {shown} || ', outside "
-                    f"[{field.min_value}, {field.max_value}]'",
-                )
-            )
-    else:
-        checks += [
-            (f"{guard}{typed} IS NULL", f"{label} || ': cannot parse timestamp ' || {shown}"),
-            (
-                f"{guard}{typed} < {MIN_EVENT_MS}",
-                f"{label} || ': timestamp ' || {shown} || ' is before 2000-01-01'",
-            ),
-            (
-                f"{guard}{typed} > $received_ms + {MAX_AHEAD_OF_WALL_CLOCK_MS}",
-                f"{label} || ': timestamp ' || {shown} || "
-                "' is more than one day ahead of the clock'",
-            ),
-        ]
-    if field.choices:
-        allowed = ", ".join(_quote(choice) for choice in field.choices)
-        checks.append(
-            (
-                f"{guard}{typed} NOT IN ({allowed})",
-                f"{label} || ' is ' || {shown} || "
-                f"{_quote(', expected one of ' + ', '.join(field.choices))}",
-            )
-        )
-    return checks
+    match check:
+        case reasons.Check.NOT_A_STRING | reasons.Check.NOT_AN_INTEGER:
+            return f"{guard}{typed} IS NULL"
+        case reasons.Check.BAD_TIMESTAMP:
+            return f"{guard}{typed} IS NULL"
+        case reasons.Check.OUT_OF_RANGE:
+            bounds = [
+                f"{typed} {operator} {bound}"
+                for operator, bound in (("<", field.min_value), (">", field.max_value))
+                if bound is not None
+            ]
+            return f"{guard}({' OR '.join(bounds)})"
+        case reasons.Check.TOO_EARLY:
+            return f"{guard}{typed} < {MIN_EVENT_MS}"
+        case reasons.Check.TOO_LATE:
+            return f"{guard}{typed} > $received_ms + {MAX_AHEAD_OF_WALL_CLOCK_MS}"
+        case reasons.Check.NOT_A_CHOICE:
+            allowed = ", ".join(_quote(choice) for choice in field.choices)
+            return f"{guard}{typed} NOT IN ({allowed})"
+    raise AssertionError(check)
+
+
+def _field_checks(field: Field) -> list[Check]:
+    """The checks of one field, in the order they apply (model/reasons.py)."""
+    return [
+        (_condition(rule.check, field), _reason(rule.reason, _raw(field.name)))
+        for rule in reasons.field_rules(field)
+    ]
 
 
 def _type_checks() -> list[Check]:
@@ -128,22 +112,31 @@ def _type_checks() -> list[Check]:
     type_names = ", ".join(_quote(name) for name in TYPE_NAMES)
     ops = ", ".join(_quote(op) for op in USER_OPS)
     return [
-        (f"{_raw('type')} IS NULL", _quote("missing or null field 'type'")),
+        (f"{_raw('type')} IS NULL", _reason(reasons.TYPE_MISSING, "")),
         (
             f"record_type IS NULL OR record_type NOT IN ({type_names})",
-            f"'unknown type ' || left({_raw('type')}, 40)",
+            _reason(reasons.UNKNOWN_TYPE, _raw("type")),
         ),
-        (
-            "record_type = 'user' AND op IS NULL",
-            _quote("field 'op' must be one of upsert, delete, got ")
-            + f" || coalesce(left({_raw('op')}, 40), 'nothing')",
-        ),
-        (
-            f"record_type = 'user' AND op NOT IN ({ops})",
-            _quote("field 'op' is ")
-            + f" || left({_raw('op')}, 40) || ', expected upsert or delete'",
-        ),
+        ("record_type = 'user' AND op IS NULL", _reason(reasons.OP_MISSING, _raw("op"))),
+        (f"record_type = 'user' AND op NOT IN ({ops})", _reason(reasons.OP_UNKNOWN, _raw("op"))),
     ]
+
+
+def _not_an_object() -> str:
+    """The reason of a JSON line that is not an object, by its json_type."""
+    kinds = {
+        "string": ["VARCHAR"],
+        "number": ["BIGINT", "UBIGINT", "DOUBLE"],
+        "array": ["ARRAY"],
+        "boolean": ["BOOLEAN"],
+        "null": ["NULL"],
+    }
+    whens = " ".join(
+        f"WHEN json_type(line) IN ({', '.join(_quote(t) for t in types)}) "
+        f"THEN {_quote(reasons.JSON_KINDS[kind])}"
+        for kind, types in kinds.items()
+    )
+    return _reason(reasons.NOT_AN_OBJECT, f"CASE {whens} ELSE lower(json_type(line)) END")
 
 
 def _field(rtype: RecordType, name: str) -> Field:
@@ -188,14 +181,10 @@ WITH shape AS (
     -- Decide JSON-ness first: json_* functions raise on malformed input.
     SELECT seq, line,
         CASE WHEN pre_reason IS NOT NULL THEN pre_reason
-             WHEN strlen(line) > {MAX_LINE_BYTES} THEN 'line is over the 64 KiB limit'
-             WHEN trim(line) = '' THEN 'empty line'
-             WHEN NOT json_valid(line) THEN 'not valid JSON'
-             WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object but ' || CASE
-                 WHEN json_type(line) = 'VARCHAR' THEN 'a string'
-                 WHEN json_type(line) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN 'a number'
-                 WHEN json_type(line) = 'ARRAY' THEN 'an array'
-                 ELSE lower(json_type(line)) END
+             WHEN strlen(line) > {MAX_LINE_BYTES} THEN {_reason(reasons.LINE_TOO_LONG, "")}
+             WHEN trim(line) = '' THEN {_reason(reasons.EMPTY_LINE, "")}
+             WHEN NOT json_valid(line) THEN {_reason(reasons.NOT_JSON, "")}
+             WHEN json_type(line) <> 'OBJECT' THEN {_not_an_object()}
         END AS shape_reason
     FROM {lines}
 ), parsed AS (

@@ -1,7 +1,9 @@
-"""Per-record validation against the record model, for producers that write one record at a time.
+"""Per-record validation, for producers that write one record at a time (the stack's).
 
-The embedded runtime validates in DuckDB batches (validation/precise.py); here every record is
-checked in Python before it reaches Kafka or MariaDB, with the same rules from `model/records.py`.
+The embedded runtime validates in DuckDB batches (validation/precise.py). Here a line, or a
+record already read, is checked in Python before it reaches Kafka or MariaDB, by the same rules
+in the same order (model/records.py, model/reasons.py), and a refusal carries the same reason
+text. tests/test_conformance.py holds both to the golden lines of tests/conformance/.
 """
 
 from __future__ import annotations
@@ -11,84 +13,186 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from pageviews.model import reasons
+from pageviews.model.reasons import Check
 from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
+    MAX_INT64,
+    MAX_LINE_BYTES,
+    MAX_OFFSET_MINUTES,
     MIN_EVENT_MS,
+    MIN_INT64,
     RECORD_TYPES,
+    TIMESTAMP_PATTERN,
+    TYPE_NAMES,
+    UTC_DESIGNATOR,
+    Field,
     Kind,
     RecordType,
 )
+from pageviews.validation import json_text
 
 
 class InvalidRecord(ValueError):
-    """A record that does not fit the model; the message says which field and why."""
+    """A line or record that does not fit the model; the message is its dead-letter reason."""
 
 
-_PLAIN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 
-def timestamp_ms(value: Any) -> int | None:
-    """Epoch ms of a model timestamp, or None if it is not one of the three formats."""
-    if isinstance(value, bool):
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm, as in the
+    scan; year 0 included, as DuckDB reads it)."""
+    if month <= 2:
+        year -= 1
+    era = year // 400
+    year_of_era = year - era * 400
+    shifted_month = month + 9 if month <= 2 else month - 3
+    day_of_year = (153 * shifted_month + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _string_ms(value: str) -> int | None:
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
         return None
-    if isinstance(value, int):
+    year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
+    hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
+    if not (1 <= month <= 12 and 1 <= day <= _days_in_month(year, month)):
+        return None
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    fraction, zone = match.group(1), match.group(2)
+    # Microseconds (further digits are dropped), then rounded to the nearest millisecond.
+    micros = int((fraction[1:] + "000000")[:6]) if fraction else 0
+    offset_minutes = 0
+    if zone and zone != UTC_DESIGNATOR:
+        digits = zone[1:].replace(":", "")
+        offset_minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+        if offset_minutes > MAX_OFFSET_MINUTES:
+            return None
+        if zone[0] == "-":
+            offset_minutes = -offset_minutes
+    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    return (seconds - offset_minutes * 60) * 1000 + (micros + 500) // 1000
+
+
+def _integer(value: Any) -> int | None:
+    """A JSON integer that fits in 64 bits, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and MIN_INT64 <= value <= MAX_INT64:
         return value
-    if not isinstance(value, str):
-        return None
-    try:
-        if _PLAIN.match(value):
-            return int(datetime.fromisoformat(value + "+00:00").timestamp() * 1000)
-        if _ISO.match(value):
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return int(parsed.timestamp() * 1000)
-    except ValueError:
-        return None
     return None
 
 
+def timestamp_ms(value: Any) -> int | None:
+    """Epoch ms of a model timestamp (a string of the grammar, or integer epoch ms), else None."""
+    if isinstance(value, str):
+        return _string_ms(value)
+    return _integer(value)
+
+
+def _breaks(check: Check, field: Field, value: Any, number: int | None, now_ms: int) -> bool:
+    """Whether a present, non-null value breaks `check` (a rule of model/reasons.py); `number`
+    is its integer, or its epoch ms for a timestamp (None if it has none)."""
+    match check:
+        case Check.MISSING:
+            return False
+        case Check.NOT_A_STRING:
+            return not isinstance(value, str)
+        case Check.NOT_AN_INTEGER | Check.BAD_TIMESTAMP:
+            return number is None
+        case Check.OUT_OF_RANGE:
+            assert number is not None
+            low, high = field.min_value, field.max_value
+            return (low is not None and number < low) or (high is not None and number > high)
+        case Check.TOO_EARLY:
+            assert number is not None
+            return number < MIN_EVENT_MS
+        case Check.TOO_LATE:
+            assert number is not None
+            return number > now_ms + MAX_AHEAD_OF_WALL_CLOCK_MS
+        case Check.NOT_A_CHOICE:
+            return value not in field.choices
+    raise AssertionError(check)
+
+
+# Each record type's fields with their rules, computed once (by label: hashing is cheap).
+_RULES = {
+    rtype.label: [(field, reasons.field_rules(field)) for field in rtype.fields]
+    for rtype in RECORD_TYPES
+}
+
+
+def _refuse(reason: reasons.Reason, value: Any = None) -> InvalidRecord:
+    return InvalidRecord(reason.text(None if value is None else json_text.text(value)))
+
+
 def record_type(record: Any) -> RecordType:
+    """The record type by `type` (and `op`); raises InvalidRecord with the tag's reason."""
     if not isinstance(record, dict):
-        raise InvalidRecord(f"a record must be a JSON object, got {type(record).__name__}")
-    for rtype in RECORD_TYPES:
-        if record.get("type") == rtype.name and (rtype.op is None or record.get("op") == rtype.op):
+        raise InvalidRecord(reasons.NOT_AN_OBJECT.text(reasons.JSON_KINDS[json_text.kind(record)]))
+    tag = record.get("type")
+    if tag is None:
+        raise _refuse(reasons.TYPE_MISSING)
+    if not isinstance(tag, str) or tag not in TYPE_NAMES:
+        raise _refuse(reasons.UNKNOWN_TYPE, tag)
+    candidates = [rtype for rtype in RECORD_TYPES if rtype.name == tag]
+    if candidates[0].op is None:
+        return candidates[0]
+    op = record.get("op")
+    if not isinstance(op, str):
+        raise _refuse(reasons.OP_MISSING, op)
+    for rtype in candidates:
+        if rtype.op == op:
             return rtype
-    raise InvalidRecord(f"unknown record type/op: {record.get('type')!r}/{record.get('op')!r}")
+    raise _refuse(reasons.OP_UNKNOWN, op)
 
 
 def validate(record: Any, now_ms: int | None = None) -> RecordType:
-    """Return the record's type, or raise InvalidRecord naming the first bad field."""
+    """The record's type; raises InvalidRecord with the reason of the first rule it breaks.
+
+    `now_ms` is the clock at arrival (default: now) for the "ahead of the clock" rule."""
     rtype = record_type(record)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    for field in rtype.fields:
-        where = f"{rtype.label}.{field.name}"
-        if field.name not in record or record[field.name] is None:
-            if field.nullable:
-                continue
-            raise InvalidRecord(f"{where} is missing or null")
-        value = record[field.name]
-        if field.kind is Kind.STRING:
-            if not isinstance(value, str):
-                raise InvalidRecord(f"{where} must be a string, got {value!r}")
-            if field.choices and value not in field.choices:
-                raise InvalidRecord(f"{where} must be one of {field.choices}, got {value!r}")
-        elif field.kind is Kind.INTEGER:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidRecord(f"{where} must be an integer, got {value!r}")
-            if field.min_value is not None and value < field.min_value:
-                raise InvalidRecord(f"{where} must be >= {field.min_value}, got {value}")
-            if field.max_value is not None and value > field.max_value:
-                raise InvalidRecord(f"{where} must be <= {field.max_value}, got {value}")
-        else:
-            ms = timestamp_ms(value)
-            if ms is None:
-                raise InvalidRecord(
-                    f"{where} must be 'YYYY-MM-DD HH:MM:SS', ISO 8601 with Z or an offset, "
-                    f"or epoch ms; got {value!r}"
-                )
-            if ms < MIN_EVENT_MS or ms > now_ms + MAX_AHEAD_OF_WALL_CLOCK_MS:
-                raise InvalidRecord(f"{where} is out of range (2000 to now + 24h): {value!r}")
+    for field, rules in _RULES[rtype.label]:
+        value = record.get(field.name)
+        if value is None:
+            if not field.nullable:
+                raise _refuse(reasons.missing(field.name))
+            continue
+        number = None
+        if field.kind is Kind.INTEGER:
+            number = _integer(value)
+        elif field.kind is Kind.TIMESTAMP:
+            number = timestamp_ms(value)
+        for rule in rules:
+            if _breaks(rule.check, field, value, number, now_ms):
+                raise _refuse(rule.reason, value)
     return rtype
+
+
+def validate_line(line: str, now_ms: int | None = None) -> tuple[RecordType, dict[str, Any]]:
+    """A raw input line as a record with its type; raises InvalidRecord with the reason."""
+    # A line of at most MAX/4 characters cannot exceed MAX bytes: skip the encode.
+    if len(line) > MAX_LINE_BYTES // 4 and len(line.encode(errors="surrogatepass")) > (
+        MAX_LINE_BYTES
+    ):
+        raise _refuse(reasons.LINE_TOO_LONG)
+    if not line.strip(" "):
+        raise _refuse(reasons.EMPTY_LINE)
+    try:
+        record = json_text.parse(line)
+    except json_text.NotJson:
+        raise _refuse(reasons.NOT_JSON) from None
+    rtype = validate(record, now_ms)
+    return rtype, record
 
 
 def to_sql_datetime(value: Any) -> str:

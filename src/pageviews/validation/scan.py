@@ -11,7 +11,8 @@ A line is accepted here when:
 - each key of the model appears at most once (other keys are skipped), and the keys of the
   model it has belong to its own record type;
 - every field passes its check; a timestamp is integer ms, or "YYYY-MM-DD HH:MM:SS" (space or
-  T) with at most six fraction digits and no zone, Z or +HH:MM / -HH:MM (hours up to 14).
+  T) with at most six fraction digits and no zone, Z or +HH:MM / -HH:MM (up to the model's
+  MAX_OFFSET_MINUTES).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from pageviews.engine.packing import I64, Bools
 from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
+    MAX_OFFSET_MINUTES,
     MIN_EVENT_MS,
     RECORD_TYPES,
+    TIMESTAMP_SEPARATORS,
     TYPE_NAMES,
     USER_OPS,
+    UTC_DESIGNATOR,
     Field,
     Kind,
 )
@@ -214,6 +218,9 @@ _helper: Callable[[F], F] = numba.njit(cache=True, nogil=True, _nrt=False)  # ty
 
 _MAX_LINE_BYTES = MAX_LINE_BYTES
 _MIN_EVENT_MS = MIN_EVENT_MS
+_MAX_OFFSET_MINUTES = MAX_OFFSET_MINUTES
+_SEPARATOR_A, _SEPARATOR_B = (ord(separator) for separator in TIMESTAMP_SEPARATORS)
+_UTC = ord(UTC_DESIGNATOR)
 
 
 @_helper
@@ -292,34 +299,35 @@ def _timestamp_ms(data: np.ndarray, a: int, b: int) -> tuple[bool, int]:
         year < 0 or month < 1 or month > 12 or day < 1 or hour < 0 or hour > 23
         or minute < 0 or minute > 59 or second < 0 or second > 59
         or data[a + 4] != 45 or data[a + 7] != 45 or data[a + 13] != 58 or data[a + 16] != 58
-        or (separator != 32 and separator != 84)
+        or (separator != _SEPARATOR_A and separator != _SEPARATOR_B)
     ):  # fmt: skip
         return False, 0
     if day > _days_in_month(year, month):
         return False, 0
     pos = a + 19
-    fraction_ms = 0
+    fraction_us = 0
     if pos < b and data[pos] == 46:  # .
         pos += 1
         count = 0
         while pos < b and 48 <= data[pos] <= 57:
-            if count < 3:
-                fraction_ms = fraction_ms * 10 + (data[pos] - 48)
+            fraction_us = fraction_us * 10 + (data[pos] - 48)
             count += 1
             pos += 1
         if count == 0 or count > 6:
             return False, 0
-        for _ in range(count, 3):
-            fraction_ms *= 10
+        for _ in range(count, 6):
+            fraction_us *= 10
     offset_minutes = 0
-    if pos < b and data[pos] == 90:  # Z
+    if pos < b and data[pos] == _UTC:
         pos += 1
     elif pos < b and (data[pos] == 43 or data[pos] == 45):  # + or -
         if b - pos != 6 or data[pos + 3] != 58:
             return False, 0
         offset_hours = _digits(data, pos + 1, 2)
         offset_mins = _digits(data, pos + 4, 2)
-        if offset_hours < 0 or offset_hours > 14 or offset_mins < 0 or offset_mins > 59:
+        if offset_hours < 0 or offset_mins < 0 or offset_mins > 59:
+            return False, 0
+        if offset_hours * 60 + offset_mins > _MAX_OFFSET_MINUTES:
             return False, 0
         offset_minutes = offset_hours * 60 + offset_mins
         if data[pos] == 45:
@@ -328,7 +336,8 @@ def _timestamp_ms(data: np.ndarray, a: int, b: int) -> tuple[bool, int]:
     if pos != b:
         return False, 0
     seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    return True, (seconds - offset_minutes * 60) * 1000 + fraction_ms
+    # Rounded to the nearest millisecond, as the precise checks do.
+    return True, (seconds - offset_minutes * 60) * 1000 + (fraction_us + 500) // 1000
 
 
 @_helper

@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+# Re-exported: the service modules import it from here.
+from pageviews.errors import FetchError as FetchError
 from pageviews.stack.config import StackConfig
 
 MARKER = ".fetched"
-
-
-class FetchError(Exception):
-    """Maven is missing or a download failed."""
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import psutil
 
+# Re-exported: the service modules import it from here.
+from pageviews.errors import ServiceError as ServiceError
 from pageviews.stack.config import HOST
-
-
-class ServiceError(Exception):
-    """A service could not start, or did not become healthy in time."""
 
 
 @dataclass(frozen=True)

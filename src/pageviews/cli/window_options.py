@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pageviews.config import WindowConfig
+from pageviews.errors import ConfigError
 from pageviews.timefmt import parse_duration_ms
 
 FLAGS = (
@@ -18,6 +19,14 @@ FLAGS = (
 )
 
 
+def duration_ms(text: str) -> int:
+    """An argparse type: argparse prints the reason and the flag, and exits 2."""
+    try:
+        return parse_duration_ms(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def add_window_options(parser: argparse.ArgumentParser) -> None:
     defaults = WindowConfig()
     group = parser.add_argument_group("windows (durations like 250ms, 30s, 5m, 1h)")
@@ -25,7 +34,7 @@ def add_window_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             flag,
             dest=attr,
-            type=parse_duration_ms,
+            type=duration_ms,
             default=getattr(defaults, attr),
             metavar="DURATION",
             help=f"default {getattr(defaults, attr) // 1000}s",

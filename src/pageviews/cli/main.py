@@ -1,0 +1,54 @@
+"""The parser, assembled from one module per command, and the one error handler.
+
+A `PageviewsError` is the user's to act on: one line on stderr, exit code 2. Any other
+exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import duckdb
+
+from pageviews.cli import bench, check, dashboard, generate, query, run, stack
+from pageviews.errors import PageviewsError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pageviews",
+        description=(
+            "Real-time page-view analytics in event time: embedded (DuckDB), or distributed "
+            "(Kafka, Flink, Pinot) with --backend stack."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    # In this order in --help.
+    for module in (run, dashboard, generate, stack, query, check, bench):
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command: Command = args.handler
+    try:
+        return command(args)
+    except PageviewsError as error:
+        print(f"pageviews: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except duckdb.Error as error:
+        print(f"pageviews: database error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""`pageviews query`: one read-only SQL statement over the chosen runtime's result tables."""
+
+from __future__ import annotations
+
+import argparse
+
+from pageviews.cli.backend import add_backend_options, add_data_dir_option, choose_runtime
+from pageviews.store.query import FORMATS, format_result
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "query",
+        help="run read-only SQL over the result tables",
+        description=(
+            "Run one read-only SQL statement. Tables: cleaned_users, pageview_country, "
+            "pageview_tumbling, pageview_hopping, pageview_session, user_sessions, late_events, "
+            "dead_letters. Times are TIMESTAMPTZ in UTC."
+        ),
+    )
+    parser.add_argument("sql", help='for example "SELECT * FROM pageview_tumbling"')
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    add_data_dir_option(parser)
+    add_backend_options(parser, "Pinot's tables, with the same SQL")
+    parser.set_defaults(handler=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    result = choose_runtime(args).store().query(args.sql)
+    print(format_result(result, args.format))
+    return 0
