@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pageviews import http_client
-from pageviews.http_client import BODY_SHOWN, HttpError
+from pageviews.errors import BODY_SHOWN, HttpError
 
 LONG_ERROR = "x" * (BODY_SHOWN + 100)
 

@@ -50,6 +50,30 @@ class ServiceTimeout(ServiceError, TimeoutError):
     """A stack service or consumer did not catch up in time."""
 
 
+# How much of an error body a message shows (REST errors explain themselves in far less).
+BODY_SHOWN = 2000
+
+
+class HttpError(ServiceError):
+    """A request to a service's REST API that got no answer (`status` None), an error status,
+    or an answer that is not JSON. The message shows the start of the body; `body` keeps it."""
+
+    def __init__(
+        self, method: str, url: str, status: int | None, reason: str, body: str = ""
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.body = body
+        what = f"no answer ({reason})" if status is None else f"{status} {reason}".rstrip()
+        message = f"{method} {url}: {what}"
+        if body.strip():
+            cut = body.strip()
+            message += f": {cut[:BODY_SHOWN]}" + (" ..." if len(cut) > BODY_SHOWN else "")
+        super().__init__(message)
+
+
 class FetchError(PageviewsError):
     """Maven is missing or a download failed."""
 

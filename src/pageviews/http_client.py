@@ -15,29 +15,9 @@ from collections.abc import Callable
 from http.client import HTTPException
 from typing import Any
 
+from pageviews.errors import HttpError
+
 DEFAULT_TIMEOUT_S = 10.0
-# How much of an error body a message shows (REST errors explain themselves in far less);
-# `HttpError.body` keeps all of it.
-BODY_SHOWN = 2000
-
-
-class HttpError(Exception):
-    """A request that got no answer (`status` None), an error status, or an answer not JSON."""
-
-    def __init__(
-        self, method: str, url: str, status: int | None, reason: str, body: str = ""
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.status = status
-        self.reason = reason
-        self.body = body
-        what = f"no answer ({reason})" if status is None else f"{status} {reason}".rstrip()
-        message = f"{method} {url}: {what}"
-        if body.strip():
-            cut = body.strip()
-            message += f": {cut[:BODY_SHOWN]}" + (" ..." if len(cut) > BODY_SHOWN else "")
-        super().__init__(message)
 
 
 def _exchange(

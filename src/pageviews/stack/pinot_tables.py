@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pageviews import http_client
-from pageviews.http_client import HttpError
+from pageviews.errors import HttpError
 from pageviews.model.results import (
     BIGINT,
     BOOLEAN,

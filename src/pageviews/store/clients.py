@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pageviews import http_client
-from pageviews.errors import StoreError
-from pageviews.http_client import HttpError
+from pageviews.errors import HttpError, StoreError
 from pageviews.settings import PinotReaderSettings
 from pageviews.store.base import QueryResult, Store
 from pageviews.store.duckdb_store import connect

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pageviews import http_client
-from pageviews.errors import StoreError
-from pageviews.http_client import HttpError
+from pageviews.errors import HttpError, StoreError
 from pageviews.model.results import DOUBLE, INT, RESULT_TABLES
 from pageviews.store.base import QueryResult
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pageviews import http_client
-from pageviews.http_client import HttpError
+from pageviews.errors import HttpError
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.services.java import java_command
 from pageviews.stack.services.process import Service, ServiceError, wait_until
