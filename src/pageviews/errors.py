@@ -54,7 +54,7 @@ class ServiceTimeout(ServiceError, TimeoutError):
 BODY_SHOWN = 2000
 
 
-class HttpError(ServiceError):
+class HttpError(PageviewsError):
     """A request to a service's REST API that got no answer (`status` None), an error status,
     or an answer that is not JSON. The message shows the start of the body; `body` keeps it."""
 
