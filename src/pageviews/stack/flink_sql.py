@@ -10,6 +10,7 @@ dead-letter view.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -37,18 +38,21 @@ from pageviews.validation.flink import (
     record_values,
 )
 
-# The sinks' DDL is generated from the result catalogue (`sink_ddl`), between windows and inserts.
+# In order: raw_records.sql is rendered first, once per raw stream (`RAW_STREAMS`); the sinks'
+# DDL is generated from the result catalogue (`sink_ddl`), between windows and inserts.
 TEMPLATES = ("sources.sql", "users.sql", "windows.sql", "inserts.sql")
+RAW_RECORDS_TEMPLATE = "raw_records.sql"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _BOOTSTRAP = re.compile(r"^[A-Za-z0-9.:,_-]+$")
 
 # Live jobs only: a partition with no record for this long stops holding the watermark back.
-# Users change rarely, so their topic goes idle soon. Page view partitions get a long timeout:
-# a partition that only lags behind (backpressure) and is taken for idle lets the watermark
-# jump ahead of it, which makes its page views late. Replays need none: they end with +inf.
+# Users change rarely, so their topic goes idle soon. Raw record partitions (page views, user
+# sessions) get a long timeout: a partition that only lags behind (backpressure) and is taken
+# for idle lets the watermark jump ahead of it, which makes its records late. Replays need
+# none: they end with +inf.
 USERS_IDLE_MS = 10_000
-PAGEVIEWS_IDLE_MS = 60_000
+RAW_RECORDS_IDLE_MS = 60_000
 
 
 def _idle_timeout(ms: int) -> str:
@@ -88,15 +92,10 @@ def parameters(
         "group_id": group_id,
         # At the end of a bounded read the sources emit a final +inf watermark: all is final.
         "bounded": "'scan.bounded.mode' = 'latest-offset'," if bounded else "",
-        "pageviews_idle": "" if bounded else _idle_timeout(PAGEVIEWS_IDLE_MS),
         "users_idle": "" if bounded else _idle_timeout(USERS_IDLE_MS),
-        "pageviews_topic": _check_topic(t.pageviews),
         "users_topic": _check_topic(t.users),
-        "sessions_topic": _check_topic(t.sessions),
         "lateness": _interval(windows.lateness_ms),
         **window_parameters(windows),
-        **_record_parameters("pageview", PAGEVIEW),
-        **_record_parameters("usersession", USERSESSION),
     }
 
 
@@ -148,15 +147,33 @@ def sink_ddl(config: StackConfig, table: ResultTable, group_id: str) -> str:
     )
 
 
-def _record_parameters(prefix: str, record_type: RecordType) -> dict[str, str]:
-    """The SQL that reads and checks raw records of one type: `<prefix>_json_columns`,
-    `<prefix>_reason`, `<prefix>_values`, `<prefix>_ms_in_range`."""
-    return {
-        f"{prefix}_json_columns": json_columns(record_type),
-        f"{prefix}_reason": record_reason(record_type),
-        f"{prefix}_values": record_values(record_type),
-        f"{prefix}_ms_in_range": event_ms_in_range(record_type),
-    }
+@dataclass(frozen=True)
+class RawStream:
+    """A topic of raw records the job reads and checks itself: views `<name>_in`, `<name>_json`,
+    `<name>` (the valid ones) and `<name>_dead` (the refused ones, with the reason)."""
+
+    name: str
+    record_type: RecordType
+    topic: str
+
+    def parameters(self, bounded: bool) -> dict[str, str]:
+        return {
+            "records": self.name,
+            "topic": _check_topic(self.topic),
+            # A partition with no record for a while must not hold back a live watermark.
+            "idle": "" if bounded else _idle_timeout(RAW_RECORDS_IDLE_MS),
+            "json_columns": json_columns(self.record_type),
+            "reason": record_reason(self.record_type),
+            "values": record_values(self.record_type),
+            "ms_in_range": event_ms_in_range(self.record_type),
+        }
+
+
+def raw_streams(config: StackConfig) -> tuple[RawStream, ...]:
+    return (
+        RawStream("pageviews", PAGEVIEW, config.topics.pageviews),
+        RawStream("usersessions", USERSESSION, config.topics.sessions),
+    )
 
 
 def window_parameters(windows: WindowConfig) -> dict[str, str]:
@@ -208,11 +225,17 @@ def statements(
     """The job's statements in order: DDL and views, then the INSERTs (one statement set)."""
     params = parameters(config, windows, bounded, group_id)
     out: list[str] = []
+    raw_records = (template_dir() / RAW_RECORDS_TEMPLATE).read_text()
+    for stream in raw_streams(config):
+        out.extend(_split(render(raw_records, params | stream.parameters(bounded))))
     for name in TEMPLATES:
         if name == "inserts.sql":
             out.extend(sink_ddl(config, table, group_id) for table in RESULT_TABLES)
-        text = render((template_dir() / name).read_text(), params)
-        # Statements end with a semicolon on its own line end; comments are dropped.
-        lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
-        out.extend(s.strip() for s in "\n".join(lines).split(";\n") if s.strip())
-    return [s.rstrip(";") for s in out]
+        out.extend(_split(render((template_dir() / name).read_text(), params)))
+    return out
+
+
+def _split(text: str) -> list[str]:
+    """Statements end with a semicolon on its own line end; comments are dropped."""
+    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip().rstrip(";") for s in "\n".join(lines).split(";\n") if s.strip()]
