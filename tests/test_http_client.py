@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import psutil
 import pytest
 
 from pageviews import http_client
 from pageviews.errors import BODY_SHOWN, HttpError
+from pageviews.stack.services.process import Service, wait_until
 
 LONG_ERROR = "x" * (BODY_SHOWN + 100)
 
@@ -172,3 +176,22 @@ def test_probe_reads_health_text_without_headers(server: str) -> None:
 def test_only_http_urls_are_opened() -> None:
     with pytest.raises(ValueError, match="not an http URL"):
         http_client.get("file:///etc/passwd")
+
+
+def test_a_service_that_does_not_answer_yet_is_waited_for(tmp_path: Path) -> None:
+    """Health probes go through this helper: no answer must mean "not yet" to wait_until,
+    which gives up early only on a ServiceError (or when the process is gone)."""
+    port = _closed_port()
+    answers_after = time.monotonic() + 1.0
+
+    def probe() -> bool:
+        if time.monotonic() < answers_after:
+            http_client.get(f"http://127.0.0.1:{port}/")  # refused: no answer yet
+        return True
+
+    # Our own process stands in for the service's: it is alive throughout.
+    service = Service("probe-test", tmp_path)
+    started = psutil.Process(os.getpid()).create_time()
+    service.pid_file.write_text(json.dumps({"pid": os.getpid(), "started": started}))
+    wait_until(probe, service, "waiting for the probe", timeout_s=10, interval_s=0.1)
+    assert time.monotonic() >= answers_after
