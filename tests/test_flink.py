@@ -237,6 +237,7 @@ def _bad_records(tag: str) -> list[bytes]:
         pageview(source="Twitter", event_timestamp="2026-01-01 00:00:01"),
         pageview(event_timestamp="2026-02-30 00:00:01"),
         pageview(user_id="1", event_timestamp=1),
+        pageview(user_id=[7], event_timestamp="2026-01-01 00:00:01"),
     ]
 
 
@@ -271,11 +272,12 @@ def test_bounded_job_matches_embedded_engine(
         v for _k, v in _read_topic(stack, stack.topics.dead_letters) if tag in str(v.get("raw", ""))
     ]
     reasons = sorted(v["reason"] for v in dead)
-    assert len(dead) == 5, reasons
+    assert len(dead) == 6, reasons
     assert any("not valid JSON" in r for r in reasons)
     assert any("'source' is" in r and "expected one of" in r for r in reasons)
     assert any("cannot parse timestamp" in r for r in reasons)
-    assert any("'user_id' must be an integer" in r for r in reasons)
+    assert sum("'user_id' must be an integer" in r for r in reasons) == 2
+    assert any(r.endswith("got [7]") for r in reasons)
     assert any("'device' is" in r and "expected one of" in r for r in reasons)
 
 

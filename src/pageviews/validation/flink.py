@@ -42,8 +42,9 @@ def literal(text: str) -> str:
 
 
 def wrapped_json(path: str) -> str:
-    """A field of the raw record as bracketed JSON text (one parse of the record)."""
-    return f"JSON_QUERY(`raw`, '$.{path}' WITH CONDITIONAL ARRAY WRAPPER)"
+    """A field of the raw record as bracketed JSON text (one parse of the record). Always
+    wrapped: a conditional wrapper would leave an array as it is, and `[7]` would pass as 7."""
+    return f"JSON_QUERY(`raw`, '$.{path}' WITH UNCONDITIONAL ARRAY WRAPPER)"
 
 
 def field_column(path: str) -> str:
