@@ -26,6 +26,7 @@ TIER_OF_MODULE = {
     "test_json_text": "unit",
     "test_jsonl": "unit",
     "test_oracle": "unit",
+    "test_poison_pill": "unit",
     "test_query_format": "unit",
     "test_query_server": "unit",
     "test_settings": "unit",

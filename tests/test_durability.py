@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
+
 from helpers import REPO, pageviews, result_snapshot
+from pageviews.store.duckdb_store import DB_FILE
 
 
 def _start_run(events_file: Path, data_dir: Path) -> subprocess.Popen[bytes]:
@@ -63,3 +66,37 @@ def test_kill_9_and_resume_changes_no_result(tmp_path: Path) -> None:
 
     assert result_snapshot(interrupted) == result_snapshot(reference)
     assert "all tables match" in pageviews("check", "--data-dir", str(interrupted)).stdout
+
+
+def test_a_page_view_with_a_users_op_is_a_page_view(tmp_path: Path) -> None:
+    """The line that once stopped every run (issue #12): the default generated data, with a
+    page view and a user session that carry a user's `op`."""
+    events_file = tmp_path / "events.jsonl"
+    pageviews("generate", "--out", str(events_file))
+    lines = events_file.read_text().splitlines()
+    page_view = (
+        '{"type":"pageview","session_id":"with-op","user_id":7,"source":"Inbox",'
+        '"event_timestamp":"2026-01-01 00:00:01","op":"upsert"}'
+    )
+    session = (
+        '{"type":"usersession","op":"delete","session_id":"with-op","user_id":7,'
+        '"user_name":"ana","login_timestamp":"2026-01-01 00:00:01","device":"Mobile"}'
+    )
+    lines[len(lines) // 2 : len(lines) // 2] = [page_view]
+    lines.append(session)
+    events_file.write_text("\n".join(lines) + "\n")
+    data_dir = tmp_path / "run"
+
+    run = pageviews(
+        "run", "--input", str(events_file), "--no-dashboard", "--data-dir", str(data_dir)
+    )
+    assert "input complete" in run.stderr + run.stdout
+    assert "all tables match" in pageviews("check", "--data-dir", str(data_dir)).stdout
+    with duckdb.connect(str(data_dir / DB_FILE), read_only=True) as con:
+        for table in ("raw_pageviews", "raw_usersessions"):
+            query = f"SELECT count(*) FROM {table} WHERE session_id = 'with-op'"  # noqa: S608
+            assert con.execute(query).fetchall() == [(1,)], table
+    again = pageviews(
+        "run", "--input", str(events_file), "--no-dashboard", "--data-dir", str(data_dir)
+    )
+    assert "already fully processed" in again.stderr + again.stdout

@@ -187,6 +187,11 @@ ACCEPTED_EDGE_LINES = [
     '"event_timestamp":"2026-01-01 00:00:01 UTC"}',
     '{"type":"pageview","op":5,"session_id":"s","user_id":7,"source":"Inbox",'
     '"event_timestamp":1767225601000}',
+    # A user's op on a page view or a session is a stray field (it once failed the batch).
+    '{"type":"pageview","op":"upsert","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000}',
+    '{"type":"usersession","session_id":"s","user_id":1,"user_name":"a","op":"delete",'
+    '"login_timestamp":1767225601000,"device":"Mobile"}',
     '{"type":"usersession","session_id":"s","user_id":1,"user_name":"a\\u00e9",'
     '"login_timestamp":"2026-01-01T00:00:01.5Z","device":"Mobile"}',
     '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01+99:00"}',

@@ -1,7 +1,9 @@
 """The embedded pipeline's main loop: input chunks -> micro-batches -> engine, resumable.
 
 A batch is committed with the input position after its last line, so a restart (after Ctrl-C
-or kill -9) continues exactly where the last commit left off, and no line is counted twice.
+or kill -9) continues exactly where the last commit left off, and no line is counted twice. A
+batch that the engine commits in parts (a line in it failed processing: engine/isolation.py)
+saves the position after each part.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class RunStats:
     lines: int = 0
     accepted: int = 0
     dead: int = 0
+    failed: int = 0  # dead letters because processing failed (engine/isolation.py)
     batches: int = 0
     watermark_ms: int | None = None
     ended: bool = False
@@ -67,6 +70,7 @@ class RunStats:
             "lines": self.lines,
             "accepted": self.accepted,
             "dead_letters": self.dead,
+            "processing_failed": self.failed,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "watermark_ms": self.watermark_ms,
@@ -183,10 +187,13 @@ class _Loop:
         self.stats = stats
         self.progress = progress
         self.paced = options.rate is not None or options.input.is_live
+        # Where the last commit left the input: the next batch's lines follow it.
+        self.committed = Position()
 
     def run(self, resume: Position, should_stop: Callable[[], bool]) -> None:
         pacer = Pacer(self.options.rate)
         pending = _Pending()
+        self.committed = resume
         position = resume  # position after the last line taken into `pending`
         last_line_at = time.monotonic()
         chunk_lines = self.options.batch_lines
@@ -260,6 +267,12 @@ class _Loop:
         if end_of_input:
             tick_ms = END_OF_INPUT_MS
             meta["ended"] = True
+        start = self.committed
+
+        def position_after(lines: int) -> dict[str, object]:
+            # The batch's lines are the ones right after the last commit's position.
+            return {"position": asdict(Position(start.bytes, start.lines, start.skip + lines))}
+
         result = self.engine.process(
             Batch(
                 lines=pending.lines(),
@@ -267,8 +280,10 @@ class _Loop:
                 received_ms=int(time.time() * 1000),
                 tick_ms=tick_ms,
                 position=meta,
+                position_after=position_after,
             )
         )
+        self.committed = position
         self._record(result, pending)
 
     def _record(self, result: BatchResult, pending: _Pending) -> None:
@@ -277,6 +292,7 @@ class _Loop:
         stats.lines += pending.count
         stats.accepted += result.accepted
         stats.dead += result.dead
+        stats.failed += result.failed
         stats.batches += 1
         stats.watermark_ms = result.watermark_ms
         stats.ended = result.watermark_ms >= END_OF_INPUT_MS

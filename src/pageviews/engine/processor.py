@@ -9,12 +9,16 @@ Order within a batch (the same order record-at-a-time processing implies):
   5. user versions kept and cleaned_users refreshed; open windows published; closed windows
      finalised and dropped
   6. input position and watermark state saved, all committed at once
+
+A batch that fails because of what is in it is rolled back and run again in parts, so that
+the lines that fail alone become dead letters and the rest is committed (engine/isolation.py).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pyarrow as pa
@@ -22,6 +26,7 @@ import pyarrow as pa
 from pageviews.config import WindowConfig
 from pageviews.engine.batch_rows import LateRows, ints
 from pageviews.engine.country_join import Versions, release_and_join
+from pageviews.engine.isolation import caused_by_input, isolate
 from pageviews.engine.parse import ParsedBatch, parse_batch, type_codes
 from pageviews.engine.publish import publish
 from pageviews.engine.state import STATE_DDL
@@ -49,6 +54,10 @@ class Batch:
     tick_ms: int | None = None
     # Where the input stands after this batch, saved atomically with its results.
     position: dict[str, object] = field(default_factory=dict)
+    # Where the input stands after the batch's first k lines (k < len(lines)): saved with each
+    # part of a batch that is committed in parts (engine/isolation.py). Without it, a batch
+    # that fails is not split, and its failure stops the run.
+    position_after: Callable[[int], dict[str, object]] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class BatchResult:
     dead: int
     watermark_ms: int
     seconds: float
+    failed: int = 0  # dead letters (counted in `dead`) set aside because processing failed
 
 
 class Engine:
@@ -81,15 +91,55 @@ class Engine:
         return self.watermarks.watermark_ms(self.config.lateness_ms)
 
     def process(self, batch: Batch) -> BatchResult:
+        """Process and commit the batch; a batch that fails because of its lines is committed
+        in parts, with the lines that fail alone set aside as dead letters."""
         started = time.perf_counter()
+        count = len(batch.lines)
+        try:
+            result = self._commit_part(batch, 0, count, None)
+        except Exception as error:
+            if batch.position_after is None or not count or not caused_by_input(error):
+                raise
+            parts = isolate(
+                count,
+                error,
+                lambda start, stop, reason: self._commit_part(batch, start, stop, reason),
+            )
+            result = BatchResult(
+                accepted=sum(part.accepted for part in parts),
+                dead=sum(part.dead for part in parts),
+                watermark_ms=parts[-1].watermark_ms,
+                seconds=0.0,
+                failed=sum(part.failed for part in parts),
+            )
+        return replace(result, seconds=time.perf_counter() - started)
+
+    def _commit_part(
+        self, batch: Batch, start: int, stop: int, set_aside: str | None
+    ) -> BatchResult:
+        """Lines [start, stop) of the batch in one transaction, committed with the input
+        position after them (and the batch's tick, with its last line). `set_aside`: the part
+        is one line, stored only as a dead letter with this reason."""
         con = self.con
         first_seq = self.next_seq
-        tick = None if batch.tick_ms is None else (first_seq + len(batch.lines), batch.tick_ms)
+        whole = start == 0 and stop == len(batch.lines)
+        last = stop == len(batch.lines)
+        lines = batch.lines if whole else batch.lines[start:stop]
+        pre_reasons = batch.pre_reasons
+        if set_aside is not None:
+            pre_reasons = pa.array([set_aside] * (stop - start), pa.string())
+        elif pre_reasons is not None and not whole:
+            pre_reasons = pre_reasons[start:stop]
+        if last:
+            position = batch.position
+        else:
+            assert batch.position_after is not None
+            position = batch.position_after(stop)
+        tick_ms = batch.tick_ms if last else None
+        tick = None if tick_ms is None else (first_seq + len(lines), tick_ms)
         con.execute("BEGIN TRANSACTION")
         try:
-            parsed = parse_batch(
-                con, batch.lines, batch.pre_reasons, first_seq, batch.received_ms, macro=True
-            )
+            parsed = parse_batch(con, lines, pre_reasons, first_seq, batch.received_ms, macro=True)
             # DuckDB reads the valid rows straight from Arrow, by type, until the batch ends.
             con.register("batch_valid", parsed.with_type_codes())
             self._store_records(parsed, batch.received_ms, tick)
@@ -107,16 +157,16 @@ class Engine:
             self._join_released_country_views(steps)
             watermark_ms = steps.state.watermark_ms(self.config.lateness_ms)
             absorb_batch_versions(con, cut_ms=watermark_ms - self.config.country_ms)
-            self._insert_late_rows(late, batch.lines, first_seq)
+            self._insert_late_rows(late, lines, first_seq)
             publish(con, self.state, watermark_ms)
             save_state(con, self.state, first_seq, watermark_ms)
-            next_seq = first_seq + len(batch.lines) + (tick is not None)
+            next_seq = first_seq + len(lines) + (tick is not None)
             self.meta.set_many(
                 {
                     "next_seq": next_seq,
                     "max_event_ms": steps.state.max_event_ms,
                     "max_tick_ms": steps.state.max_tick_ms,
-                    **batch.position,
+                    **position,
                 }
             )
             con.execute("COMMIT")
@@ -133,7 +183,8 @@ class Engine:
             accepted=parsed.valid.num_rows,
             dead=parsed.dead,
             watermark_ms=watermark_ms,
-            seconds=time.perf_counter() - started,
+            seconds=0.0,
+            failed=0 if set_aside is None else stop - start,
         )
 
     def _store_records(

@@ -100,6 +100,11 @@ OP_MISSING = Reason(
 )
 OP_UNKNOWN = Reason("field 'op' is ", f", expected {' or '.join(USER_OPS)}", TAG_WIDTH)
 
+# Not a rule of the model: the reason of a line that passed every rule, yet failed its batch's
+# processing (engine/isolation.py). The slot is the exception's type and message, on one line.
+FAILURE_WIDTH = 200
+PROCESSING_FAILED = Reason("processing failed: ", "", FAILURE_WIDTH)
+
 
 class Check(Enum):
     """What a field rule tests. A value that is absent or null breaks only MISSING."""

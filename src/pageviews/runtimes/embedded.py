@@ -70,7 +70,7 @@ class EmbeddedRuntime(Runtime):
         state = "input complete" if stats.ended else "stopped; run the same command to resume"
         request.say(
             f"pageviews: {state}. lines {stats.lines:,} (accepted {stats.accepted:,}, "
-            f"dead letters {stats.dead:,}) in {stats.seconds:.1f}s, "
+            f"dead letters {stats.dead:,}{_failed(stats)}) in {stats.seconds:.1f}s, "
             f"watermark {format_ms(stats.watermark_ms)}"
         )
 
@@ -105,6 +105,11 @@ class EmbeddedRuntime(Runtime):
         )
 
 
+def _failed(stats: RunStats) -> str:
+    """How many dead letters failed processing (engine/isolation.py), when any did."""
+    return f", {stats.failed:,} of them failed processing" if stats.failed else ""
+
+
 class _Progress:
     """One status line every few seconds: rate, watermark, lag."""
 
@@ -123,7 +128,8 @@ class _Progress:
         elapsed = now - self.started
         line = (
             f"[{elapsed:7.1f}s] lines {stats.lines:,}  {stats.lines / max(elapsed, 1e-9):,.0f}/s"
-            f"  dead letters {stats.dead:,}  watermark {format_ms(stats.watermark_ms)}"
+            f"  dead letters {stats.dead:,}{_failed(stats)}"
+            f"  watermark {format_ms(stats.watermark_ms)}"
         )
         if self.live and stats.watermark_ms is not None:
             lag_s = time.time() - stats.watermark_ms / 1000

@@ -218,11 +218,17 @@ def precise_select(lines: str) -> str:
         )
         + " END"
     )
+    # `op` is a tag of the types that have one (users); on any other type it is a stray field,
+    # not checked and not kept, as the scan and the per-record validator do.
+    tagged = ", ".join(
+        dict.fromkeys(_quote(rtype.name) for rtype in RECORD_TYPES if rtype.op is not None)
+    )
     return f"""
 {_typed_lines_sql(lines)}
 SELECT seq,
     coalesce(shape_reason, {_reason_sql()}) AS reason,
-    record_type, op,
+    record_type,
+    CASE WHEN record_type IN ({tagged}) THEN op END AS op,
     {columns},
     {event_time} AS event_time_ms
 FROM typed
