@@ -29,40 +29,46 @@ from pageviews.errors import StoreError
 from pageviews.store.base import QueryResult
 from pageviews.store.schema import QUERYABLE
 
-REFUSED = "query refused: only one plain SELECT over the pipeline's tables and views is allowed"
+REFUSED = "query refused: only one read-only SELECT over the pipeline's tables and views is allowed"
 
 # Table references that can only read what the other references read.
 _NESTING_REFS = frozenset({"SUBQUERY", "JOIN", "EMPTY", "EXPRESSION_LIST", "PIVOT"})
 _QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
 _QUERYABLE = frozenset(name.lower() for name in QUERYABLE)
 
-# One parser per thread: parsing needs a connection, never the data's.
-_parsers = threading.local()
 
+def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """The statements of `sql` as DuckDB's JSON parse tree; StoreError if not only SELECTs.
 
-def _parse(sql: str) -> list[dict[str, Any]]:
-    """The statements of `sql` as DuckDB's JSON parse tree; StoreError if not only SELECTs."""
-    parser: duckdb.DuckDBPyConnection | None = getattr(_parsers, "con", None)
-    if parser is None:
-        parser = _parsers.con = duckdb.connect(":memory:")
+    Parsing reads no table, so it runs on the query's own connection: a server thread holds
+    no other DuckDB object that could outlive the query (see QueryServer.stop).
+    """
     try:
-        statements = parser.extract_statements(sql)
+        statements = con.extract_statements(sql)
+        if len(statements) != 1:
+            raise StoreError(f"{REFUSED} (got {len(statements)} statements)")
+        if statements[0].type is not duckdb.StatementType.SELECT:
+            raise StoreError(f"{REFUSED} (not a SELECT: {statements[0].type.name})")
+        row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     except duckdb.Error as error:
         raise StoreError(f"query failed: {error}") from error
-    if len(statements) != 1:
-        raise StoreError(f"{REFUSED} (got {len(statements)} statements)")
-    if statements[0].type is not duckdb.StatementType.SELECT:
-        raise StoreError(f"{REFUSED} (not a SELECT: {statements[0].type.name})")
-    row = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if tree.get("error") or len(tree.get("statements", [])) != 1:
         raise StoreError(f"{REFUSED} ({tree.get('error_message', 'not a SELECT')})")
     return list(tree["statements"])
 
 
-def check_allowed(sql: str) -> None:
-    """StoreError unless `sql` is one SELECT that reads only QUERYABLE tables (see above)."""
-    for statement in _parse(sql):
+def check_allowed(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
+    """StoreError unless `sql` is one SELECT that reads only QUERYABLE tables (see above).
+
+    `con` parses; without one, a connection of its own does (and is closed)."""
+    parser = duckdb.connect(":memory:") if con is None else con
+    try:
+        statements = _parse(parser, sql)
+    finally:
+        if con is None:
+            parser.close()
+    for statement in statements:
         _walk(statement, frozenset())
 
 
@@ -106,7 +112,10 @@ def _check_table(ref: dict[str, Any], ctes: frozenset[str]) -> None:
         raise StoreError(f"{REFUSED} (not a table of ours: {_describe(ref)})")
     if name in _QUERYABLE or (not schema and name in ctes):
         return
-    raise StoreError(f"{REFUSED} (not a table of ours: {_describe(ref)})")
+    raise StoreError(
+        f"query failed: no table or view {_describe(ref)} here; "
+        f"a query may read {', '.join(QUERYABLE)}"
+    )
 
 
 def _describe(ref: dict[str, Any]) -> str:
@@ -131,7 +140,7 @@ def run_read_only(
     refuse any write whatever the statement looks like. Past `timeout_s` the query is
     interrupted and a StoreError says so. Every DuckDB error becomes a StoreError.
     """
-    check_allowed(sql)
+    check_allowed(sql, con)
     timed_out = threading.Event()
 
     def interrupt() -> None:
