@@ -35,6 +35,7 @@ TIER_OF_MODULE = {
     "test_cli": "e2e",
     "test_cli_runtime": "e2e",
     "test_durability": "e2e",
+    "test_query_endpoint_run": "e2e",
     "test_dashboard_browser": "browser",
     "test_flink": "stack",
     "test_pinot": "stack",

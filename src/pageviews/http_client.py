@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.client import HTTPException
 from typing import Any
 
@@ -27,13 +27,15 @@ def _exchange(
     timeout_s: float,
     json_content_type: bool,
     json_default: Callable[[Any], Any] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
     """(status, text) of a success; HttpError for anything else."""
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http URL: {url!r}")
     data = None if body is None else json.dumps(body, default=json_default).encode()
-    headers = {"Content-Type": "application/json"} if json_content_type else {}
-    call = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - http(s) only, checked above
+    sent = {"Content-Type": "application/json"} if json_content_type else {}
+    sent |= headers or {}
+    call = urllib.request.Request(url, data=data, method=method, headers=sent)  # noqa: S310 - http(s) only, checked above
     try:
         with urllib.request.urlopen(call, timeout=timeout_s) as response:  # noqa: S310
             status, raw = int(response.status), response.read()
@@ -56,13 +58,15 @@ def request(
     body: Any = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     json_default: Callable[[Any], Any] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Any:
     """Send `body` as JSON (if given); return the answer decoded from JSON, None if empty.
 
     `Content-Type: application/json` goes with every request, with a body or not, as these
-    REST APIs have always been called. `json_default` encodes what JSON cannot (see json.dumps).
+    REST APIs have always been called. `json_default` encodes what JSON cannot (see json.dumps);
+    `headers` go with it (the query endpoint's Authorization).
     """
-    status, text = _exchange(method, url, body, timeout_s, True, json_default)
+    status, text = _exchange(method, url, body, timeout_s, True, json_default, headers)
     if not text:
         return None
     try:
@@ -91,9 +95,10 @@ def delete(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
     return request("DELETE", url, timeout_s=timeout_s)
 
 
-def probe_text(url: str, timeout_s: float) -> str | None:
-    """GET a health endpoint (no headers): its text, or None if it did not answer with a success."""
+def probe_text(url: str, timeout_s: float, headers: Mapping[str, str] | None = None) -> str | None:
+    """GET a health endpoint (only `headers`): its text, or None if it did not answer with a
+    success."""
     try:
-        return _exchange("GET", url, None, timeout_s, json_content_type=False)[1]
+        return _exchange("GET", url, None, timeout_s, False, headers=headers)[1]
     except HttpError:
         return None

@@ -62,6 +62,13 @@ class CoreSettings(_EnvSettings):
         validation_alias="PAGEVIEWS_REFRESH_S",
         description="dashboard refresh period, seconds",
     )
+    query_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="PAGEVIEWS_QUERY_TIMEOUT_S",
+        description="statement timeout of a read-only query (`pageviews query`, the dashboard,"
+        " the run's endpoint), seconds; a longer query is interrupted",
+    )
 
 
 def cache_dir() -> Path:

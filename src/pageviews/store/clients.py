@@ -14,39 +14,61 @@ from pageviews.settings import PinotReaderSettings
 from pageviews.store.base import QueryResult, Store
 from pageviews.store.duckdb_store import connect
 from pageviews.store.readonly import run_read_only
-from pageviews.store.server import ENDPOINT_FILE
+from pageviews.store.server import ENDPOINT_FILE, query_timeout_s
 
-TIMEOUT_S = 10.0
+# The client waits this much longer than the server's statement timeout, so that a slow query
+# ends with the server's own message rather than with the client giving up.
+TIMEOUT_MARGIN_S = 5.0
 
 
 class DuckDBFileStore:
     """Reads the data dir's DuckDB file directly; works only while no run holds it."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, timeout_s: float | None = None) -> None:
         self.data_dir = data_dir
         self.description = f"DuckDB file in {data_dir}"
+        self.timeout_s = query_timeout_s() if timeout_s is None else timeout_s
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         con = connect(self.data_dir, read_only=True)
         try:
-            return run_read_only(con, sql, params)
+            # The same allowlist and timeout as the live endpoint's.
+            return run_read_only(con, sql, params, timeout_s=self.timeout_s)
         finally:
             con.close()
 
 
 class HttpStore:
-    """Queries the endpoint that a live `pageviews run` serves on 127.0.0.1."""
+    """Queries the endpoint that a live `pageviews run` serves on 127.0.0.1, with its token."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str, query_timeout_s: float = 10.0) -> None:
         self.url = url
         self.description = f"live pipeline at {url}"
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout_s = query_timeout_s + TIMEOUT_MARGIN_S
+
+    @classmethod
+    def from_endpoint_file(cls, path: Path) -> HttpStore | None:
+        """The store that endpoint.json describes; None if it cannot be read or is not one."""
+        try:
+            endpoint = json.loads(path.read_text())
+            return cls(
+                str(endpoint["url"]), str(endpoint["token"]), float(endpoint["query_timeout_s"])
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         body = {"sql": sql, "params": list(params)}
         try:
             # Parameters JSON cannot carry (datetimes) travel as text; the server casts them.
             payload = http_client.request(
-                "POST", f"{self.url}/query", body, timeout_s=TIMEOUT_S, json_default=str
+                "POST",
+                f"{self.url}/query",
+                body,
+                timeout_s=self._timeout_s,
+                json_default=str,
+                headers=self._headers,
             )
         except HttpError as error:
             if error.status is None:
@@ -56,7 +78,8 @@ class HttpStore:
         return QueryResult(payload["columns"], rows, payload["types"])
 
     def alive(self) -> bool:
-        return http_client.probe_text(f"{self.url}/health", timeout_s=2) is not None
+        health = http_client.probe_text(f"{self.url}/health", 2, headers=self._headers)
+        return health is not None
 
 
 def _server_error(error: HttpError) -> str:
@@ -92,12 +115,7 @@ def open_store(data_dir: Path) -> Store:
 
 def open_data_dir_store(data_dir: Path) -> Store:
     """The live pipeline's endpoint if it answers, else the file in the data dir."""
-    endpoint = data_dir / ENDPOINT_FILE
-    if endpoint.exists():
-        try:
-            store = HttpStore(json.loads(endpoint.read_text())["url"])
-        except (ValueError, KeyError):
-            store = None
-        if store is not None and store.alive():
-            return store
+    store = HttpStore.from_endpoint_file(data_dir / ENDPOINT_FILE)
+    if store is not None and store.alive():
+        return store
     return DuckDBFileStore(data_dir)

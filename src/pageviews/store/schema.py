@@ -71,8 +71,9 @@ def result_table_ddl(table: ResultTable) -> str:
 
 # Watermark advances that no record caused: idle ticks in live mode, and the end of a replayed
 # input (watermark_ms = END_OF_INPUT_MS). Each takes a seq, so replays see them in order.
+TICKS_TABLE = "raw_ticks"
 TICKS_DDL = (
-    "CREATE TABLE IF NOT EXISTS raw_ticks (seq BIGINT NOT NULL, watermark_ms BIGINT NOT NULL)"
+    f"CREATE TABLE IF NOT EXISTS {TICKS_TABLE} (seq BIGINT NOT NULL, watermark_ms BIGINT NOT NULL)"
 )
 
 # Key/value state: positions, watermark inputs and the run's configuration (as JSON text).
@@ -80,6 +81,7 @@ META_DDL = "CREATE TABLE IF NOT EXISTS state_meta (key VARCHAR PRIMARY KEY, valu
 
 
 # One row about the run, for dashboards: how far event time and the watermark have got.
+STATUS_VIEW = "pipeline_status"  # the view of STATUS_VIEW_DDL
 STATUS_VIEW_DDL = """CREATE OR REPLACE VIEW pipeline_status AS
 WITH meta AS (
     SELECT
@@ -106,6 +108,16 @@ SELECT
     coalesce(records_received, 0) AS records_received,
     user_session_gap_ms
 FROM watermark"""
+
+
+# What readers may name in a query (store/readonly.py): the raw_* tables, the result catalogue's
+# tables and the status view. Never the engine's own state_* tables.
+QUERYABLE: tuple[str, ...] = (
+    *RAW_COLUMNS,
+    TICKS_TABLE,
+    *(table.name for table in RESULT_TABLES),
+    STATUS_VIEW,
+)
 
 
 def all_ddl() -> list[str]:
