@@ -6,6 +6,7 @@ import argparse
 
 from pageviews.cli.backend import add_backend_options, add_data_dir_option, choose_runtime
 from pageviews.store.query import FORMATS, format_result
+from pageviews.store.schema import QUERYABLE
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,9 +14,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "query",
         help="run read-only SQL over the result tables",
         description=(
-            "Run one read-only SQL statement. Tables: cleaned_users, pageview_country, "
-            "pageview_tumbling, pageview_hopping, pageview_session, user_sessions, late_events, "
-            "dead_letters. Times are TIMESTAMPTZ in UTC."
+            "Run one read-only SQL statement: a single SELECT over these tables and views (on "
+            "the stack, Pinot holds the result tables only): "
+            f"{', '.join(QUERYABLE)}. Times are TIMESTAMPTZ in UTC. A live run's endpoint "
+            "answers only its owner (the token in <data dir>/endpoint.json) and stops a query "
+            "after $PAGEVIEWS_QUERY_TIMEOUT_S seconds (default 10)."
         ),
     )
     parser.add_argument("sql", help='for example "SELECT * FROM pageview_tumbling"')
