@@ -18,7 +18,8 @@ from pageviews.engine.processor import Batch, BatchResult, Engine
 from pageviews.errors import ConfigError, PipelineError
 from pageviews.sources.inputs import InputSpec, Pacer, Position, open_chunks
 from pageviews.sources.jsonl import LineChunk
-from pageviews.store.duckdb_store import Meta, connect
+from pageviews.store.data_dir import DatabaseWatch
+from pageviews.store.duckdb_store import DB_FILE, Meta, connect
 from pageviews.store.server import QueryServer
 
 
@@ -151,6 +152,11 @@ def run_pipeline(
 ) -> RunStats:
     started = time.monotonic()
     con = connect(options.data_dir, threads=options.threads)
+    try:
+        watch = DatabaseWatch(options.data_dir / DB_FILE)
+    except BaseException:
+        con.close()
+        raise
     server = QueryServer(con, options.data_dir) if options.serve_queries else None
     try:
         if server is not None:
@@ -161,7 +167,8 @@ def run_pipeline(
         if engine.meta.get("ended", False):
             stats.ended = stats.already_complete = True
             return stats
-        _Loop(engine, options, stats, progress).run(resume, should_stop)
+        _Loop(engine, options, stats, progress, watch).run(resume, should_stop)
+        watch.check()
         stats.seconds = time.monotonic() - started
         return stats
     finally:
@@ -177,8 +184,10 @@ class _Loop:
         options: RunOptions,
         stats: RunStats,
         progress: ProgressCallback | None,
+        watch: DatabaseWatch | None = None,
     ) -> None:
         self.engine = engine
+        self.watch = watch
         self.options = options
         self.stats = stats
         self.progress = progress
@@ -273,6 +282,8 @@ class _Loop:
 
     def _record(self, result: BatchResult, pending: _Pending) -> None:
         committed = time.monotonic()
+        if self.watch is not None:
+            self.watch.check()  # a commit into a deleted file is a commit into nothing
         stats = self.stats
         stats.lines += pending.count
         stats.accepted += result.accepted
