@@ -6,6 +6,7 @@ or kill -9) continues exactly where the last commit left off, and no line is cou
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,17 @@ from pageviews.sources.jsonl import LineChunk
 from pageviews.store.data_dir import DatabaseWatch
 from pageviews.store.duckdb_store import DB_FILE, Meta, connect
 from pageviews.store.server import QueryServer
+
+# Upper bounds of the settings: a batch's memory grows by about 0.75 KB per line of
+# batch_lines, and DuckDB starts every thread that it is given.
+MAX_BATCH_LINES = 10_000_000
+MAX_THREADS = 256
+
+
+def check_rate(rate: float | None) -> None:
+    """A rate is a finite number of lines per second above 0, or None (as fast as possible)."""
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise ConfigError(f"--rate must be a finite number above 0 lines per second, got {rate}")
 
 
 @dataclass(frozen=True)
@@ -43,10 +55,13 @@ class RunOptions:
     serve_queries: bool = False  # answer read-only queries on 127.0.0.1 while running
 
     def __post_init__(self) -> None:
-        if self.batch_lines < 1:
-            raise ConfigError(f"--batch-lines must be at least 1, got {self.batch_lines}")
-        if self.rate is not None and self.rate <= 0:
-            raise ConfigError(f"--rate must be above 0 lines per second, got {self.rate}")
+        if not 1 <= self.batch_lines <= MAX_BATCH_LINES:
+            raise ConfigError(
+                f"--batch-lines must be within 1..{MAX_BATCH_LINES:,}, got {self.batch_lines}"
+            )
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise ConfigError(f"--threads must be within 1..{MAX_THREADS}, got {self.threads}")
+        check_rate(self.rate)
 
 
 @dataclass

@@ -31,23 +31,23 @@ FORMAT_KEY = "pageviews_format"
 FORMAT_VERSION = 1
 
 
-def check_data_dir(data_dir: Path) -> None:
-    """Refuse a data dir that cannot be one, without creating anything."""
+def check_data_dir(data_dir: Path, what: str = "data dir") -> None:
+    """Refuse a data dir (or another dir of ours) that cannot be one, creating nothing."""
     if data_dir.exists() and not data_dir.is_dir():
-        raise StoreError(f"data dir {data_dir} is a file, not a directory")
+        raise StoreError(f"{what} {data_dir} is a file, not a directory")
     # The nearest part of the path that exists must be a directory that we may write in.
     existing = data_dir
     while not existing.exists():
         if existing.is_symlink():
-            raise StoreError(f"data dir {data_dir}: {existing} is a broken symbolic link")
+            raise StoreError(f"{what} {data_dir}: {existing} is a broken symbolic link")
         parent = existing.parent
         if parent == existing:
             break
         existing = parent
     if not existing.is_dir():
-        raise StoreError(f"data dir {data_dir}: {existing} is a file, not a directory")
+        raise StoreError(f"{what} {data_dir}: {existing} is a file, not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise StoreError(f"data dir {data_dir}: {existing} is not writable")
+        raise StoreError(f"{what} {data_dir}: {existing} is not writable")
 
 
 def make_data_dir(data_dir: Path) -> None:
