@@ -149,7 +149,7 @@ def test_stdin_input(tmp_path: Path, events_file: Path, data_dir: Path) -> None:
         (["run", "--input", "x", "--events", "5", "--no-dashboard"], "do not go together"),
         (["run", "--events", "10", "--lateness", "soon", "--no-dashboard"], "not a duration"),
         (["run", "--events", "10", "--hop-step", "7m", "--no-dashboard"], "multiple of"),
-        (["run", "--events", "10", "--rate", "0", "--no-dashboard"], "--rate must be above 0"),
+        (["run", "--events", "10", "--rate", "0", "--no-dashboard"], "--rate: must be a finite"),
         (["check"], "no pageviews data"),
     ],
 )
