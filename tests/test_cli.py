@@ -166,6 +166,7 @@ def test_bad_sql_is_one_clean_line(data_dir: Path) -> None:
     )
     assert result.returncode == 2 and "query failed" in result.stderr
     assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # DuckDB's LINE 1: ... and ^^^ too
 
 
 def test_a_data_dir_is_bound_to_one_input(data_dir: Path) -> None:

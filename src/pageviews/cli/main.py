@@ -43,18 +43,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message on one line: DuckDB's carry a query excerpt and a caret line."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    return " ".join(line for line in lines if line.strip("^ "))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         command: Command = args.handler
         return command(args)
     except PageviewsError as error:
-        print(f"pageviews: error: {error}", file=sys.stderr)
+        print(f"pageviews: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except duckdb.Error as error:
-        print(f"pageviews: database error: {error}", file=sys.stderr)
+        print(f"pageviews: database error: {one_line(error)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
