@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from pathlib import Path
 from types import FrameType
@@ -91,6 +92,8 @@ def input_spec(args: argparse.Namespace) -> InputSpec:
             raise UsageError(f"--input {args.input} is a directory, not a file")
         if not Path(args.input).is_file():
             raise UsageError(f"no such input file: {args.input}")
+        if not os.access(args.input, os.R_OK):
+            raise UsageError(f"--input {args.input} is not readable")
         return InputSpec("file", path=str(Path(args.input).resolve()))
     if args.events is not None:
         return InputSpec("generator", seed=args.seed, events=args.events, users=args.users)
