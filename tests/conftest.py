@@ -34,6 +34,8 @@ TIER_OF_MODULE = {
     "test_windows": "unit",
     "test_cli": "e2e",
     "test_cli_runtime": "e2e",
+    "test_data_dir": "e2e",
+    "test_user_errors": "e2e",
     "test_durability": "e2e",
     "test_query_endpoint_run": "e2e",
     "test_dashboard_browser": "browser",

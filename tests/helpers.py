@@ -24,9 +24,7 @@ def pageviews(*args: str, check: bool = True, **kwargs: Any) -> subprocess.Compl
         capture_output=True,
         text=True,
         env=env,
-        cwd=REPO,
-        timeout=600,
-        **kwargs,
+        **{"cwd": REPO, "timeout": 600, **kwargs},
     )
     if check and result.returncode != 0:
         raise AssertionError(

@@ -149,7 +149,7 @@ def test_stdin_input(tmp_path: Path, events_file: Path, data_dir: Path) -> None:
         (["run", "--input", "x", "--events", "5", "--no-dashboard"], "do not go together"),
         (["run", "--events", "10", "--lateness", "soon", "--no-dashboard"], "not a duration"),
         (["run", "--events", "10", "--hop-step", "7m", "--no-dashboard"], "multiple of"),
-        (["run", "--events", "10", "--rate", "0", "--no-dashboard"], "--rate must be above 0"),
+        (["run", "--events", "10", "--rate", "0", "--no-dashboard"], "--rate: must be a finite"),
         (["check"], "no pageviews data"),
     ],
 )
@@ -166,6 +166,7 @@ def test_bad_sql_is_one_clean_line(data_dir: Path) -> None:
     )
     assert result.returncode == 2 and "query failed" in result.stderr
     assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # DuckDB's LINE 1: ... and ^^^ too
 
 
 def test_a_data_dir_is_bound_to_one_input(data_dir: Path) -> None:

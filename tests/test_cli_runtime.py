@@ -154,8 +154,8 @@ def test_generate_refuses_flags_of_the_other_destination(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["generate", "--events", "-1"], "events must be >= 0"),
-        (["generate", "--late-fraction", "2"], "late_fraction must be within [0, 1]"),
+        (["generate", "--events", "-1"], "--events: must be at least 0"),
+        (["generate", "--late-fraction", "2"], "--late-fraction: must be within 0..1"),
         (["run", "--events", "5", "--batch-lines", "0", "--no-dashboard"], "--batch-lines"),
         (["run", "--events", "5", "--hop-size", "5m", "--hop-step", "2m"], "multiple of"),
     ],

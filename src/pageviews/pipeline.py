@@ -8,6 +8,7 @@ saves the position after each part.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -20,8 +21,20 @@ from pageviews.engine.processor import Batch, BatchResult, Engine
 from pageviews.errors import ConfigError, PipelineError
 from pageviews.sources.inputs import InputSpec, Pacer, Position, open_chunks
 from pageviews.sources.jsonl import LineChunk
-from pageviews.store.duckdb_store import Meta, connect
+from pageviews.store.data_dir import DatabaseWatch
+from pageviews.store.duckdb_store import DB_FILE, Meta, connect
 from pageviews.store.server import QueryServer
+
+# Upper bounds of the settings: a batch's memory grows by about 0.75 KB per line of
+# batch_lines, and DuckDB starts every thread that it is given.
+MAX_BATCH_LINES = 10_000_000
+MAX_THREADS = 256
+
+
+def check_rate(rate: float | None) -> None:
+    """A rate is a finite number of lines per second above 0, or None (as fast as possible)."""
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise ConfigError(f"--rate must be a finite number above 0 lines per second, got {rate}")
 
 
 @dataclass(frozen=True)
@@ -44,10 +57,13 @@ class RunOptions:
     serve_queries: bool = False  # answer read-only queries on 127.0.0.1 while running
 
     def __post_init__(self) -> None:
-        if self.batch_lines < 1:
-            raise ConfigError(f"--batch-lines must be at least 1, got {self.batch_lines}")
-        if self.rate is not None and self.rate <= 0:
-            raise ConfigError(f"--rate must be above 0 lines per second, got {self.rate}")
+        if not 1 <= self.batch_lines <= MAX_BATCH_LINES:
+            raise ConfigError(
+                f"--batch-lines must be within 1..{MAX_BATCH_LINES:,}, got {self.batch_lines}"
+            )
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise ConfigError(f"--threads must be within 1..{MAX_THREADS}, got {self.threads}")
+        check_rate(self.rate)
 
 
 @dataclass
@@ -155,6 +171,11 @@ def run_pipeline(
 ) -> RunStats:
     started = time.monotonic()
     con = connect(options.data_dir, threads=options.threads)
+    try:
+        watch = DatabaseWatch(options.data_dir / DB_FILE)
+    except BaseException:
+        con.close()
+        raise
     server = QueryServer(con, options.data_dir) if options.serve_queries else None
     try:
         if server is not None:
@@ -165,7 +186,8 @@ def run_pipeline(
         if engine.meta.get("ended", False):
             stats.ended = stats.already_complete = True
             return stats
-        _Loop(engine, options, stats, progress).run(resume, should_stop)
+        _Loop(engine, options, stats, progress, watch).run(resume, should_stop)
+        watch.check()
         stats.seconds = time.monotonic() - started
         return stats
     finally:
@@ -181,8 +203,10 @@ class _Loop:
         options: RunOptions,
         stats: RunStats,
         progress: ProgressCallback | None,
+        watch: DatabaseWatch | None = None,
     ) -> None:
         self.engine = engine
+        self.watch = watch
         self.options = options
         self.stats = stats
         self.progress = progress
@@ -288,6 +312,8 @@ class _Loop:
 
     def _record(self, result: BatchResult, pending: _Pending) -> None:
         committed = time.monotonic()
+        if self.watch is not None:
+            self.watch.check()  # a commit into a deleted file is a commit into nothing
         stats = self.stats
         stats.lines += pending.count
         stats.accepted += result.accepted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from pageviews.config import END_OF_INPUT_MS
+from pageviews.config import END_OF_INPUT_MS, MAX_DURATION_MS
 from pageviews.engine.state import NO_WATERMARK_MS
 from pageviews.errors import ConfigError
 
@@ -18,7 +18,10 @@ def parse_duration_ms(text: str) -> int:
     match = _DURATION.match(text)
     if match is None:
         raise ConfigError(f"not a duration: {text!r} (examples: 250ms, 30s, 5m, 1h)")
-    return int(match.group(1)) * _UNITS_MS[match.group(2) or "s"]
+    value_ms = int(match.group(1)) * _UNITS_MS[match.group(2) or "s"]
+    if value_ms > MAX_DURATION_MS:
+        raise ConfigError(f"at most {MAX_DURATION_MS // 3_600_000:,}h (ten years), got {text!r}")
+    return value_ms
 
 
 def format_ms(epoch_ms: int | None) -> str:

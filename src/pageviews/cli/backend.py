@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
+from pageviews.cli import arg_types
 from pageviews.errors import UsageError
 from pageviews.runtimes.base import Runtime
 from pageviews.runtimes.embedded import EmbeddedRuntime
@@ -48,7 +48,7 @@ RUNTIME_FLAGS = (
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    parser.add_argument("--data-dir", type=arg_types.path, help=DATA_DIR_HELP)
 
 
 def add_backend_options(parser: argparse.ArgumentParser, stack_help: str) -> None:
@@ -59,7 +59,9 @@ def add_backend_options(parser: argparse.ArgumentParser, stack_help: str) -> Non
         default=EmbeddedRuntime.name,
         help=f"embedded: DuckDB in the data dir; stack: {stack_help} (default: embedded)",
     )
-    parser.add_argument("--stack-dir", type=Path, help="with --backend stack: " + STACK_DIR_HELP)
+    parser.add_argument(
+        "--stack-dir", type=arg_types.path, help="with --backend stack: " + STACK_DIR_HELP
+    )
 
 
 def refuse_unsupported_flags(args: argparse.Namespace, runtime: type[Runtime]) -> None:

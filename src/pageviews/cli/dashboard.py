@@ -6,17 +6,27 @@ import argparse
 import os
 import subprocess
 
+from pageviews.cli import arg_types
 from pageviews.cli.backend import add_backend_options, add_data_dir_option, choose_runtime
 from pageviews.cli.console import say
-from pageviews.dashboard.launcher import DEFAULT_PORT, dashboard_command
+from pageviews.dashboard.launcher import DEFAULT_PORT, check_port_free, dashboard_command
+
+MAX_REFRESH_S = 86_400
 
 
 def add_dashboard_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--dashboard-port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}"
+        "--dashboard-port",
+        type=arg_types.port,
+        default=DEFAULT_PORT,
+        help=f"default {DEFAULT_PORT}",
     )
     parser.add_argument(
-        "--refresh", type=int, default=15, metavar="SECONDS", help="dashboard refresh (default 15)"
+        "--refresh",
+        type=arg_types.int_in(1, MAX_REFRESH_S),
+        default=15,
+        metavar="SECONDS",
+        help="dashboard refresh (default 15)",
     )
 
 
@@ -38,6 +48,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def command(args: argparse.Namespace) -> int:
     runtime = choose_runtime(args)
+    check_port_free(args.dashboard_port)
     argv = dashboard_command(runtime.dashboard_dir(), args.dashboard_port, args.refresh)
     say(f"pageviews: dashboard at http://127.0.0.1:{args.dashboard_port}")
     try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
+from pageviews.cli import arg_types
 from pageviews.cli.backend import STACK_DIR_HELP
 from pageviews.cli.console import say
 from pageviews.errors import UsageError
-from pageviews.sources.generator import GeneratorConfig
+from pageviews.output_files import check_output_file
+from pageviews.sources.generator import MAX_USERS, GeneratorConfig
 
 # The flags that only one destination (--to) honours; None means not given.
 FILE_ONLY_FLAGS = (("--out", "out"),)
@@ -19,12 +20,14 @@ STACK_ONLY_FLAGS = (("--rate", "rate"), ("--stack-dir", "stack_dir"))
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("generate", help="write generated events as JSONL")
-    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--events", type=arg_types.int_in(0), default=10_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--users", type=int, default=1_000)
-    parser.add_argument("--late-fraction", type=float, default=0.002)
-    parser.add_argument("--malformed-fraction", type=float, default=0.001)
-    parser.add_argument("--out", metavar="FILE", help="output file (default: stdout)")
+    parser.add_argument("--users", type=arg_types.int_in(1, MAX_USERS), default=1_000)
+    parser.add_argument("--late-fraction", type=arg_types.fraction, default=0.002)
+    parser.add_argument("--malformed-fraction", type=arg_types.fraction, default=0.001)
+    parser.add_argument(
+        "--out", type=arg_types.path, metavar="FILE", help="output file (default: stdout)"
+    )
     parser.add_argument(
         "--to",
         choices=("file", "stack"),
@@ -32,9 +35,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="file: JSONL to --out; stack: page views and sessions to Kafka, users to MariaDB",
     )
     parser.add_argument(
-        "--rate", type=float, metavar="EV_PER_S", help="with --to stack: lines/s (default: max)"
+        "--rate",
+        type=arg_types.positive_number,
+        metavar="EV_PER_S",
+        help="with --to stack: lines/s (default: max)",
     )
-    parser.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
+    parser.add_argument("--stack-dir", type=arg_types.path, help=STACK_DIR_HELP)
     parser.set_defaults(handler=command)
 
 
@@ -58,14 +64,19 @@ def command(args: argparse.Namespace) -> int:
 def _generate_to_file(args: argparse.Namespace, config: GeneratorConfig) -> int:
     from pageviews.sources.generator import write_jsonl
 
-    out = args.out or "-"
+    out = "-" if args.out is None else str(args.out)
     to_file = out != "-"
+    if to_file:
+        check_output_file(args.out, "--out")
 
     def progress(count: int) -> None:
         if to_file:
             say(f"generated {count:,} / {args.events:,}")
 
-    count = write_jsonl(config, out, progress)
+    try:
+        count = write_jsonl(config, out, progress)
+    except OSError as error:
+        raise UsageError(f"cannot write --out {out}: {error.strerror or error}") from error
     if to_file:
         say(f"wrote {count:,} lines to {out}")
     return 0

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from pathlib import Path
 from types import FrameType
 
+from pageviews.cli import arg_types
 from pageviews.cli.backend import add_backend_options, add_data_dir_option, choose_runtime
 from pageviews.cli.console import say
 from pageviews.cli.dashboard import add_dashboard_options
 from pageviews.cli.window_options import add_window_options, window_config
-from pageviews.dashboard.launcher import LOG_FILE, start_dashboard
+from pageviews.dashboard.launcher import LOG_FILE, check_port_free, start_dashboard
 from pageviews.errors import UsageError, require_extra
-from pageviews.pipeline import RunOptions
+from pageviews.pipeline import MAX_BATCH_LINES, MAX_THREADS, RunOptions
 from pageviews.runtimes.base import RunRequest
+from pageviews.sources.generator import MAX_USERS
 from pageviews.sources.inputs import InputSpec
 
 DEFAULT_LIVE_RATE = 1_000.0
@@ -35,13 +38,21 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--input", metavar="FILE", help="JSONL file to replay, or - for stdin")
     parser.add_argument(
-        "--events", type=int, metavar="N", help="generate N events (simulated clock) and stop"
+        "--events",
+        type=arg_types.int_in(0),
+        metavar="N",
+        help="generate N events (simulated clock) and stop",
     )
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    parser.add_argument("--users", type=int, default=1_000, help="generator users (default 1000)")
+    parser.add_argument(
+        "--users",
+        type=arg_types.int_in(1, MAX_USERS),
+        default=1_000,
+        help="generator users (default 1000)",
+    )
     parser.add_argument(
         "--rate",
-        type=float,
+        type=arg_types.positive_number,
         metavar="EV_PER_S",
         help=f"input lines per second (live default {DEFAULT_LIVE_RATE:.0f}; replay: unlimited)",
     )
@@ -50,15 +61,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_dashboard_options(parser)
     parser.add_argument(
         "--batch-lines",
-        type=int,
+        type=arg_types.int_in(1, MAX_BATCH_LINES),
         help=f"max lines per batch (default {RunOptions.batch_lines}; embedded only)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
-        "--threads", type=int, help="DuckDB worker threads (default: all cores; embedded only)"
+        "--threads",
+        type=arg_types.int_in(1, MAX_THREADS),
+        help="DuckDB worker threads (default: all cores; embedded only)",
     )
     parser.add_argument(
-        "--stats-json", type=Path, help="write run statistics to this file (embedded only)"
+        "--stats-json",
+        type=arg_types.path,
+        help="write run statistics to this file (embedded only)",
     )
     add_backend_options(parser, "Kafka and MariaDB -> Flink -> Pinot, on `pageviews stack`")
     add_window_options(parser)
@@ -71,8 +86,14 @@ def input_spec(args: argparse.Namespace) -> InputSpec:
             raise UsageError("--input and --events do not go together")
         if args.input == "-":
             return InputSpec("stdin")
+        if not args.input.strip():
+            raise UsageError("--input must not be empty (- reads stdin)")
+        if Path(args.input).is_dir():
+            raise UsageError(f"--input {args.input} is a directory, not a file")
         if not Path(args.input).is_file():
             raise UsageError(f"no such input file: {args.input}")
+        if not os.access(args.input, os.R_OK):
+            raise UsageError(f"--input {args.input} is not readable")
         return InputSpec("file", path=str(Path(args.input).resolve()))
     if args.events is not None:
         return InputSpec("generator", seed=args.seed, events=args.events, users=args.users)
@@ -100,6 +121,8 @@ def command(args: argparse.Namespace) -> int:
     if not args.no_dashboard:
         # Before the run's first line, so that a missing extra is the only line printed.
         require_extra("dashboard", "the dashboard", hint="or run with --no-dashboard")
+        check_port_free(args.dashboard_port)
+    runtime.prepare_run()  # last: every setting has been checked
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     say(

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pageviews.cli import arg_types
 from pageviews.cli.backend import STACK_DIR_HELP
 from pageviews.cli.window_options import add_window_options, window_config
 from pageviews.errors import UsageError
@@ -46,7 +47,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="mariadb, kafka, kafka-1..3, connect, flink, flink-jobmanager/-taskmanager, pinot "
         "or pinot-zookeeper/-controller/-broker/-server (default: all)",
     )
-    stack_logs.add_argument("-n", "--lines", type=int, default=40)
+    stack_logs.add_argument("-n", "--lines", type=arg_types.int_in(0), default=40)
     stack_logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     stack_down = stack_sub.add_parser("down", help="stop what `stack up` started (data is kept)")
     stack_job = stack_sub.add_parser("job", help="submit, watch or cancel the Flink SQL job")
@@ -58,7 +59,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     stack_job.add_argument("--wait", action="store_true", help="submit: wait until finished")
     add_window_options(stack_job)
     for sp in (stack_up, stack_status, stack_logs, stack_down, stack_job):
-        sp.add_argument("--stack-dir", type=Path, help=STACK_DIR_HELP)
+        sp.add_argument("--stack-dir", type=arg_types.path, help=STACK_DIR_HELP)
     stack.set_defaults(handler=command)
 
 

@@ -42,4 +42,14 @@ def add_window_options(parser: argparse.ArgumentParser) -> None:
 
 
 def window_config(args: argparse.Namespace) -> WindowConfig:
-    return WindowConfig(**{attr: getattr(args, attr) for _, attr in FLAGS})
+    for flag, attr in FLAGS:
+        if attr != "lateness_ms" and getattr(args, attr) <= 0:
+            raise ConfigError(f"{flag} must be above 0, got {getattr(args, attr)}ms")
+    try:
+        return WindowConfig(**{attr: getattr(args, attr) for _, attr in FLAGS})
+    except ConfigError as error:
+        # The message names the fields; the user typed flags.
+        text = str(error)
+        for flag, attr in sorted(FLAGS, key=lambda pair: -len(pair[1])):  # longest first
+            text = text.replace(attr, flag)
+        raise ConfigError(text) from error

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from pageviews.config import WindowConfig
-from pageviews.errors import ConfigError
+from pageviews.pipeline import check_rate
 from pageviews.sources.inputs import InputSpec
 from pageviews.store.base import Store
 
@@ -33,8 +33,7 @@ class RunRequest:
     progress: bool = True  # False: only the summary (--quiet)
 
     def __post_init__(self) -> None:
-        if self.rate is not None and self.rate <= 0:
-            raise ConfigError(f"--rate must be above 0 lines per second, got {self.rate}")
+        check_rate(self.rate)
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,11 @@ class Runtime(ABC):
     @abstractmethod
     def destination(self) -> str:
         """Where a run's results go, for the user."""
+
+    def prepare_run(self) -> None:
+        """Called once every setting is checked, before the run starts: refuse a run that
+        cannot work (a data dir that is a file, or cannot be created), or make its place."""
+        return
 
     @abstractmethod
     def run(self, request: RunRequest) -> None:

@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 from pageviews.errors import ConfigError
-from pageviews.pipeline import RunOptions, RunStats, run_pipeline
+from pageviews.output_files import check_output_file, write_owner_only
+from pageviews.pipeline import MAX_BATCH_LINES, MAX_THREADS, RunOptions, RunStats, run_pipeline
 from pageviews.runtimes.base import BenchRequest, CheckReport, RunRequest, Runtime, Say
 from pageviews.store.base import Store
+from pageviews.store.data_dir import make_data_dir
 from pageviews.timefmt import format_ms
 
 BENCH_EVENTS = 5_000_000
@@ -39,8 +41,14 @@ class EmbeddedRuntime(Runtime):
         bench_work_dir: Path | None = None,
     ) -> None:
         # Checked here too (RunOptions does as well): a bad value fails before a run starts.
-        if batch_lines is not None and batch_lines < 1:
-            raise ConfigError(f"--batch-lines must be at least 1, got {batch_lines}")
+        if batch_lines is not None and not 1 <= batch_lines <= MAX_BATCH_LINES:
+            raise ConfigError(
+                f"--batch-lines must be within 1..{MAX_BATCH_LINES:,}, got {batch_lines}"
+            )
+        if threads is not None and not 1 <= threads <= MAX_THREADS:
+            raise ConfigError(f"--threads must be within 1..{MAX_THREADS}, got {threads}")
+        if stats_json is not None:
+            check_output_file(stats_json, "--stats-json")
         self.data_dir = default_data_dir() if data_dir is None else data_dir
         self.batch_lines = RunOptions.batch_lines if batch_lines is None else batch_lines
         self.threads = threads
@@ -49,6 +57,9 @@ class EmbeddedRuntime(Runtime):
 
     def destination(self) -> str:
         return str(self.data_dir)
+
+    def prepare_run(self) -> None:
+        make_data_dir(self.data_dir)
 
     def run(self, request: RunRequest) -> None:
         options = RunOptions(
@@ -63,7 +74,7 @@ class EmbeddedRuntime(Runtime):
         progress = _Progress(request.input.is_live, request.say) if request.progress else None
         stats = run_pipeline(options, progress, should_stop=request.should_stop)
         if self.stats_json is not None:
-            self.stats_json.write_text(json.dumps(stats.summary()))
+            write_owner_only(self.stats_json, json.dumps(stats.summary()), "--stats-json")
         if stats.already_complete:
             request.say("pageviews: this input was already fully processed; nothing to do.")
             return

@@ -100,6 +100,10 @@ _PROGRESS_EVERY = 100_000
 _WRITE_BATCH = 4_096
 
 
+# Every user is in a list from the start: a million is plenty, and bounded memory.
+MAX_USERS = 1_000_000
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     seed: int = 0
@@ -114,8 +118,8 @@ class GeneratorConfig:
     def __post_init__(self) -> None:
         if self.events is not None and self.events < 0:
             raise ConfigError(f"events must be >= 0 or None, got {self.events}")
-        if self.users < 1:
-            raise ConfigError(f"users must be >= 1, got {self.users}")
+        if not 1 <= self.users <= MAX_USERS:
+            raise ConfigError(f"users must be within 1..{MAX_USERS:,}, got {self.users}")
         if self.mean_gap_ms < 0:
             raise ConfigError(f"mean_gap_ms must be >= 0, got {self.mean_gap_ms}")
         if self.lateness_ms < 0:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pageviews.sources.generator import GeneratorConfig, generate_lines
+from pageviews.errors import ConfigError
+from pageviews.sources.generator import MAX_USERS, GeneratorConfig, generate_lines
 from pageviews.sources.jsonl import LineChunk, read_line_chunks
 
 
@@ -28,6 +29,16 @@ class InputSpec:
     seed: int = 0
     events: int | None = None
     users: int = 1_000
+
+    def __post_init__(self) -> None:
+        # Checked here, before a data dir is bound to this input (the generator would check
+        # them only once it starts).
+        if self.kind not in ("file", "stdin", "generator", "live"):
+            raise ConfigError(f"unknown input kind: {self.kind!r}")
+        if self.events is not None and self.events < 0:
+            raise ConfigError(f"--events must be at least 0, got {self.events}")
+        if not 1 <= self.users <= MAX_USERS:
+            raise ConfigError(f"--users must be within 1..{MAX_USERS:,}, got {self.users}")
 
     @property
     def is_live(self) -> bool:

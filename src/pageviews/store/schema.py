@@ -7,6 +7,8 @@ state_* tables are the engine's own and are never shown to users.
 
 from __future__ import annotations
 
+import re
+
 from pageviews.model.records import RECORD_TYPES
 from pageviews.model.results import (
     BIGINT,
@@ -128,3 +130,14 @@ def all_ddl() -> list[str]:
         *map(result_table_ddl, RESULT_TABLES),
         STATUS_VIEW_DDL,
     ]
+
+
+_CREATED = re.compile(r"CREATE (?:OR REPLACE )?(?:TABLE|VIEW) (?:IF NOT EXISTS )?(\w+)")
+
+
+def our_table_names() -> set[str]:
+    """Every table and view that a pageviews database may hold: those of `all_ddl`, and the
+    engine's own state tables. Any other one means that another program made the file."""
+    from pageviews.engine.state import STATE_DDL
+
+    return {match.group(1) for ddl in [*all_ddl(), *STATE_DDL] for match in _CREATED.finditer(ddl)}
