@@ -184,12 +184,12 @@ ACCEPTED_EDGE_LINES = [
     '{"type":"pageview","session_id":"a\\"b","user_id":-0,"source":"Inbox",'
     '"event_timestamp":"2026-01-01T02:00:01+02:00"}',
     '{"type":"page\\u0076iew","session_id":"s","user_id":7,"source":"Inb\\u006fx",'
-    '"event_timestamp":"2026-01-01 00:00:01 UTC"}',
+    '"event_timestamp":"2026-01-01 00:00:01+0000"}',
     '{"type":"pageview","op":5,"session_id":"s","user_id":7,"source":"Inbox",'
     '"event_timestamp":1767225601000}',
     '{"type":"usersession","session_id":"s","user_id":1,"user_name":"a\\u00e9",'
     '"login_timestamp":"2026-01-01T00:00:01.5Z","device":"Mobile"}',
-    '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01+99:00"}',
+    '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01+14"}',
     '{"type":"user","op":"delete","user_id":1,"updated_at":1767225601000,"age":5}',
     # Another type's field, out of its range: not this record's, so no reason and no failure.
     '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
@@ -200,9 +200,6 @@ ACCEPTED_EDGE_LINES = [
     '"2026-01-01 00:00:01.1234567"}',
     '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox","extra":[1,{"a":true}],'
     '"event_timestamp":1767225601000}',
-    # DuckDB's JSON reader allows a trailing comma.
-    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
-    '"event_timestamp":1767225601000,}',
 ]
 # Refused, each in a way that looks almost right.
 REFUSED_EDGE_LINES = [
@@ -221,6 +218,14 @@ REFUSED_EDGE_LINES = [
     '"event_timestamp":1767225601000} x',
     '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
     '"event_timestamp":"2026-02-29 00:00:00"}',
+    # DuckDB's JSON reader takes a trailing comma and NaN; strict JSON does not.
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000,}',
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":1767225601000,"extra":NaN}',
+    '{"type":"user","op":"delete","user_id":1,"updated_at":"2026-01-01 00:00:01+99:00"}',
+    '{"type":"pageview","session_id":"s","user_id":7,"source":"Inbox",'
+    '"event_timestamp":"2026-01-01 00:00:01 UTC"}',
 ]
 
 # Timestamps, each a shape the scan reads itself or one it must leave to the precise checks.
@@ -283,7 +288,7 @@ def test_timestamps_read_by_the_scan_equal_the_precise_ones() -> None:
     ]
     both, precise = _all_columns_both_ways(lines)
     assert both == precise
-    assert sum(row[1] is None for row in both) > len(TIMESTAMPS) // 10
+    assert sum(row[1] is None for row in both) > len(TIMESTAMPS) // 12
 
 
 def test_the_scan_takes_plain_lines_in_any_key_order_and_spacing() -> None:
