@@ -187,7 +187,7 @@ def _mutated_line(draw: st.DrawFn) -> str:
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(MUTATIONS))
         if kind == "truncate":
-            line = line[: draw(st.integers(1, len(line)))]
+            line = line[: draw(st.integers(min(1, len(line)), len(line)))]
         elif kind == "insert":
             at = draw(st.integers(0, len(line)))
             piece = draw(st.one_of(st.sampled_from(INSERTS), _CHARACTERS))
