@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -13,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pageviews.engine.parse import parse_batch
+from pageviews.model.records import MAX_LINE_BYTES, dead_letter_raw
+from pageviews.sources.jsonl import read_line_chunks
 from pageviews.validation.precise import OUTPUT_COLUMNS
 
 RECEIVED_MS = 1_795_000_000_000  # 2026-11-18
@@ -352,3 +355,30 @@ def test_any_object_gets_the_precise_result(
         lines.append('{"type":"user","op":"upsert",' + body + "}")
     both, precise = _all_columns_both_ways(lines)
     assert both == precise
+
+
+@pytest.mark.parametrize("pad_char", ["x", "é", "€", "😀"])
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])
+def test_an_oversize_dead_letter_keeps_64_kib_of_whole_characters(
+    pad_char: str, shift: int
+) -> None:
+    """Whether a line comes in as text (the generator) or as bytes cut while read (a file),
+    its dead letter keeps its longest beginning of whole characters within 65 536 bytes."""
+    line = (
+        "{" + PV + ',"event_timestamp":1767225601000,"pad":"' + "x" * shift
+        + pad_char * 70_000 + '"}'
+    )  # fmt: skip
+    kept = dead_letter_raw(line)
+    assert line.startswith(kept)
+    assert len(kept.encode()) <= MAX_LINE_BYTES < len(kept.encode()) + len(pad_char.encode())
+    read = next(read_line_chunks(io.BytesIO(b"\n".join([line.encode(), b"{}", b""]))))
+    for lines in (pa.array([line, "{}"], pa.string()), read.lines):
+        con = duckdb.connect()
+        parse_batch(con, lines, None, 0, RECEIVED_MS)
+        stored = con.execute(
+            # As engine/processor.py writes dead_letters.raw.
+            "SELECT left(l.line, $max), p.reason FROM batch_precise p "
+            "JOIN batch_pending_lines l USING (seq) ORDER BY seq",
+            {"max": MAX_LINE_BYTES},
+        ).fetchall()
+        assert stored[0] == (kept, "line is over the 64 KiB limit")

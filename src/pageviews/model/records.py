@@ -129,6 +129,18 @@ MAX_INT64 = 2**63 - 1
 BLANK_CHARACTERS = " \t\n\r\x0b\x0c"
 JSON_WHITESPACE = " \t\n\r"
 
+
+def dead_letter_raw(line: str) -> str:
+    """What a dead letter keeps of a line: all of it, or of a line over MAX_LINE_BYTES its
+    longest beginning of whole characters that is at most MAX_LINE_BYTES bytes of UTF-8."""
+    if len(line) <= MAX_LINE_BYTES // 4:
+        return line
+    encoded = line.encode(errors="surrogatepass")
+    if len(encoded) <= MAX_LINE_BYTES:
+        return line
+    return encoded[:MAX_LINE_BYTES].decode(errors="ignore")
+
+
 # The timestamp strings: "YYYY-MM-DD", a separator, "HH:MM:SS", then optional fractional
 # seconds (1 to MAX_FRACTION_DIGITS digits) and an optional zone: UTC_DESIGNATOR or an offset
 # "+HH:MM", "+HHMM" or "+HH" (or -) of at most MAX_OFFSET_MINUTES, minutes 00-59. No zone means
