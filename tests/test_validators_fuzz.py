@@ -13,7 +13,7 @@ twice, whitespace, trailing commas) and each validator judges the result:
 Python's strict `json` is the reference for valid JSON (tests/conformance holds the golden
 lines). The default run is short, for the fast tier; a long one sets FUZZ_EXAMPLES:
 
-    FUZZ_EXAMPLES=100000 .venv/bin/pytest -q tests/test_validators_fuzz.py
+    FUZZ_EXAMPLES=100000 .venv/bin/pytest -q -s --timeout=0 tests/test_validators_fuzz.py
 """
 
 from __future__ import annotations
