@@ -248,7 +248,9 @@ def precise_select(lines: str) -> str:
 {_typed_lines_sql(lines)}
 SELECT seq,
     coalesce(shape_reason, {_reason_sql()}) AS reason,
-    record_type, op,
+    record_type,
+    -- `op` belongs to user records only: another type's stray `op` is not its own.
+    CASE WHEN record_type = 'user' THEN op END AS op,
     {columns},
     {event_time} AS event_time_ms
 FROM typed
