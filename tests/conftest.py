@@ -31,6 +31,7 @@ TIER_OF_MODULE = {
     "test_query_server": "unit",
     "test_settings": "unit",
     "test_validate": "unit",
+    "test_validators_fuzz": "unit",
     "test_windows": "unit",
     "test_cli": "e2e",
     "test_cli_runtime": "e2e",

@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from pageviews.engine.packing import I64
-from pageviews.model.records import RECORD_TYPES
+from pageviews.model.reasons import LINE_TOO_LONG
+from pageviews.model.records import MAX_LINE_BYTES, RECORD_TYPES, dead_letter_raw
 from pageviews.validation.precise import precise_rows
 from pageviews.validation.scan import scan
 from pageviews.validation.scanned_rows import accepted_rows
@@ -72,18 +73,18 @@ def parse_batch(
     if not len(pending):
         return ParsedBatch(valid, scanned.record_type, in_seq_order=True, dead=0)
     indices = pa.array(pending)
+    pending_lines, pending_reasons = _cut_oversize(
+        lines.take(indices),
+        pa.nulls(len(pending), pa.string()) if pre_reasons is None else pre_reasons.take(indices),
+    )
     _replace_temp_table(
         con,
         "batch_pending_lines",
         pa.table(
             {
                 "seq": pa.array(pending + first_seq, pa.int64()),
-                "line": lines.take(indices),
-                "pre_reason": (
-                    pa.nulls(len(pending), pa.string())
-                    if pre_reasons is None
-                    else pre_reasons.take(indices)
-                ),
+                "line": pending_lines,
+                "pre_reason": pending_reasons,
             }
         ),
     )
@@ -112,6 +113,25 @@ def parse_batch(
         in_seq_order=False,
         dead=dead,
     )
+
+
+def _cut_oversize(
+    lines: pa.StringArray, pre_reasons: pa.StringArray
+) -> tuple[pa.StringArray, pa.StringArray]:
+    """Lines over the limit get their reason now and are cut to what their dead letter keeps
+    (model/records.py dead_letter_raw), whatever source they came from."""
+    offsets = np.frombuffer(lines.buffers()[1], np.int32)[
+        lines.offset : lines.offset + len(lines) + 1
+    ]
+    oversize = np.flatnonzero(np.diff(offsets) > MAX_LINE_BYTES)
+    if not len(oversize):
+        return lines, pre_reasons
+    texts = lines.to_pylist()
+    reasons = pre_reasons.to_pylist()
+    for i in oversize.tolist():
+        texts[i] = dead_letter_raw(texts[i])
+        reasons[i] = reasons[i] or LINE_TOO_LONG.text()
+    return pa.array(texts, pa.string()), pa.array(reasons, pa.string())
 
 
 def _replace_temp_table(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> None:

@@ -123,28 +123,57 @@ MAX_AHEAD_OF_WALL_CLOCK_MS = 24 * 3600 * 1000
 # in 64 bits.
 MIN_INT64 = -(2**63)
 MAX_INT64 = 2**63 - 1
+# A line of nothing but these is blank ("empty line"): the JSON whitespace (space, tab, LF, CR)
+# and the other ASCII blanks, vertical tab and form feed (C's isspace). Around an object, only
+# JSON whitespace is allowed.
+BLANK_CHARACTERS = " \t\n\r\x0b\x0c"
+JSON_WHITESPACE = " \t\n\r"
+
+
+def dead_letter_raw(line: str) -> str:
+    """What a dead letter keeps of a line: all of it, or of a line over MAX_LINE_BYTES its
+    longest beginning of whole characters that is at most MAX_LINE_BYTES bytes of UTF-8."""
+    if len(line) <= MAX_LINE_BYTES // 4:
+        return line
+    encoded = line.encode(errors="surrogatepass")
+    if len(encoded) <= MAX_LINE_BYTES:
+        return line
+    return encoded[:MAX_LINE_BYTES].decode(errors="ignore")
+
 
 # The timestamp strings: "YYYY-MM-DD", a separator, "HH:MM:SS", then optional fractional
-# seconds and an optional zone: UTC_DESIGNATOR or an offset "+HH:MM", "+HHMM" or "+HH" (or -).
-# No zone means UTC. Fractions are rounded to the nearest millisecond. Dates and times must
-# exist (no 2026-02-30, no 24:00:00, no leap second).
+# seconds (1 to MAX_FRACTION_DIGITS digits) and an optional zone: UTC_DESIGNATOR or an offset
+# "+HH:MM", "+HHMM" or "+HH" (or -) of at most MAX_OFFSET_MINUTES, minutes 00-59. No zone means
+# UTC. Nothing else, not even a blank, before or after. Fractions are rounded to the nearest
+# millisecond. Dates and times must exist (no 2026-02-30, no 24:00:00, no leap second).
 TIMESTAMP_SEPARATORS = (" ", "T")
 MAX_FRACTION_DIGITS = 9
 UTC_DESIGNATOR = "Z"
 MAX_OFFSET_MINUTES = 14 * 60  # UTC+14:00 is the furthest zone in use
 
 
+def _offset_pattern() -> str:
+    """Offset hours and minutes up to MAX_OFFSET_MINUTES, as alternatives (no arithmetic)."""
+    hours, minutes = divmod(MAX_OFFSET_MINUTES, 60)
+    below = "|".join(f"{hour:02d}" for hour in range(hours))
+    last = "|".join(f"{minute:02d}" for minute in range(minutes + 1))
+    return f"(?:(?:{below})(?::?[0-5][0-9])?|{hours:02d}(?::?(?:{last}))?)"
+
+
 def _timestamp_pattern() -> str:
-    """The timestamp grammar as a regular expression in the syntax Python and Java share.
+    """The timestamp grammar as a regular expression in the syntax that Python, RE2 (DuckDB)
+    and Java (Flink) share.
 
     Group 1 is the fraction (with its dot), group 2 the zone; the date and time are at fixed
-    positions (0:4, 5:7, 8:10, 11:13, 14:16, 17:19). The offset limit is not in the pattern.
+    positions (0:4, 5:7, 8:10, 11:13, 14:16, 17:19). Hours, minutes, seconds and the offset
+    limit are in the pattern; whether the date exists is not.
     """
     separators = "".join(TIMESTAMP_SEPARATORS)
     return (
-        f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[{separators}][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}"
+        f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[{separators}]"
+        "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
         f"(\\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?"
-        f"({UTC_DESIGNATOR}|[+-][0-9]{{2}}(:?[0-5][0-9])?)?$"
+        f"({UTC_DESIGNATOR}|[+-]{_offset_pattern()})?$"
     )
 
 

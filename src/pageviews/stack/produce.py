@@ -15,12 +15,12 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pageviews.errors import DeliveryError
 from pageviews.model.records import (
-    MAX_LINE_BYTES,
     PAGEVIEW,
     USER_DELETE,
     USER_UPSERT,
     USERSESSION,
     RecordType,
+    dead_letter_raw,
 )
 from pageviews.stack.config import StackConfig
 from pageviews.stack.services import mariadb
@@ -96,7 +96,7 @@ class EventProducer:
         """A refused line goes to the dead-letter topic with its reason: nothing is lost."""
         value = orjson.dumps(
             {
-                "raw": raw[:MAX_LINE_BYTES],
+                "raw": dead_letter_raw(raw),
                 "reason": reason,
                 "received_at": int(time.time() * 1000),
                 # Not read from a topic, so no position in one.

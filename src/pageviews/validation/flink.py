@@ -20,6 +20,7 @@ from __future__ import annotations
 from pageviews.model import reasons
 from pageviews.model.reasons import Check
 from pageviews.model.records import (
+    BLANK_CHARACTERS,
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_INT64,
     MAX_LINE_BYTES,
@@ -180,6 +181,11 @@ def _not_an_object() -> str:
     )
 
 
+def _java_class(characters: str) -> str:
+    """Characters for a Java regular expression's character class, each as a \\x escape."""
+    return "".join(f"\\x{ord(char):02X}" for char in characters)
+
+
 def record_reason(record_type: RecordType) -> str:
     """The first problem of a raw record, or NULL if it is valid (as the embedded rules).
 
@@ -188,7 +194,10 @@ def record_reason(record_type: RecordType) -> str:
     lines before Kafka."""
     checks = [
         (f"CHAR_LENGTH(`raw`) > {MAX_LINE_BYTES}", literal(reasons.LINE_TOO_LONG.text())),
-        ("`raw` IS NULL OR TRIM(`raw`) = ''", literal(reasons.EMPTY_LINE.text())),
+        (
+            f"`raw` IS NULL OR REGEXP(`raw`, '^[{_java_class(BLANK_CHARACTERS)}]*$')",
+            literal(reasons.EMPTY_LINE.text()),
+        ),
         ("NOT is_object", _not_an_object()),
     ]
     for field in record_type.fields:

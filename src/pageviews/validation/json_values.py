@@ -7,6 +7,8 @@ a number without `.`, `e` or `E`. Only model constants are rendered into this SQ
 
 from __future__ import annotations
 
+from pageviews.model.records import TIMESTAMP_PATTERN
+
 
 def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
@@ -50,19 +52,19 @@ def integer(name: str) -> str:
 
 
 def timestamp_ms(name: str) -> str:
-    """Epoch ms of a timestamp field (a string in an accepted format, or integer ms).
+    """Epoch ms of a timestamp field (a string of the model's grammar, or integer ms).
 
-    The cast accepts more shapes than we do (a bare date, say), so the string must first look
-    like "YYYY-MM-DD?HH:MM:SS..." (a LIKE pattern: far cheaper than a regular expression).
-    The reference shape, with nothing after the seconds, has no zone: it is UTC whichever way
-    it is cast, and a TIMESTAMP cast costs less than the time-zone aware TIMESTAMPTZ one that
-    every other shape (fractions, Z, offsets, zone names) needs.
+    The casts accept more shapes than the model does (`24:00:00`, `+99:00`, a trailing blank or
+    zone name, ...), so the string (escapes decoded) must first match TIMESTAMP_PATTERN, which
+    also holds the offset limit. The reference shape, 19 characters with no zone, is UTC
+    whichever way it is cast, and a TIMESTAMP cast costs less than the time-zone aware
+    TIMESTAMPTZ one that every other shape (fractions, Z, offsets) needs. Only lines the scan
+    left pending come here, so the regular expression is cheap in total.
     """
-    text = raw(name)
+    text = string(name)
     return (
-        f"CASE WHEN {text} LIKE '\"____-__-_____:__:__\"' "
-        f"THEN epoch_ms(TRY_CAST({text}[2:-2] AS TIMESTAMP)) "
-        f"WHEN {text} LIKE '\"____-__-_____:__:__%' "
-        f"THEN epoch_ms(TRY_CAST({text}[2:-2] AS TIMESTAMPTZ)) "
-        f"ELSE {integer(name)} END"
+        f"CASE WHEN NOT {is_string(name)} THEN {integer(name)} "
+        f"WHEN NOT regexp_full_match({text}, {quote(TIMESTAMP_PATTERN)}) THEN NULL "
+        f"WHEN strlen({text}) = 19 THEN epoch_ms(TRY_CAST({text} AS TIMESTAMP)) "
+        f"ELSE epoch_ms(TRY_CAST({text} AS TIMESTAMPTZ)) END"
     )

@@ -19,6 +19,7 @@ import duckdb
 
 from pageviews.model import reasons
 from pageviews.model.records import (
+    BLANK_CHARACTERS,
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
     MIN_EVENT_MS,
@@ -172,6 +173,29 @@ def _column_sql(field: Field) -> str:
     return f"TRY_CAST({_typed(field)} AS {sql_type}) AS {field.column_name}"
 
 
+def _characters(text: str) -> str:
+    """A SQL string of these characters (control characters included, as chr())."""
+    return " || ".join(f"chr({ord(char)})" for char in text)
+
+
+# What DuckDB's JSON reader takes beyond the JSON of Python's strict reader (the reference):
+# a trailing comma before `]` or `}`, and NaN or Infinity in any spelling (`nan`, `-inf`, ...).
+# Outside strings, in a line json_valid() takes, these letters can only be such a constant.
+_LENIENT = "(?i)nan|inf|,\\s*[]}]"
+# A JSON string, as json_valid() took it (so the closing quote is there).
+_JSON_STRING = '"(?:[^"\\\\]|\\\\.)*"'
+
+
+def _lenient_json(line: str) -> str:
+    """SQL true for a line that json_valid() takes but strict JSON refuses. The strings are
+    blanked out first, only for the few lines where the pattern occurs at all."""
+    blanked = f"regexp_replace({line}, {_quote(_JSON_STRING)}, '\"\"', 'g')"
+    return (
+        f"regexp_matches({line}, {_quote(_LENIENT)}) "
+        f"AND regexp_matches({blanked}, {_quote(_LENIENT)})"
+    )
+
+
 def _typed_lines_sql(lines: str) -> str:
     """CTEs from a table of lines (seq, line, pre_reason) to one typed row per line."""
     raws = ", ".join(jv.raw_sql(key) for key in _KEYS)
@@ -182,8 +206,10 @@ WITH shape AS (
     SELECT seq, line,
         CASE WHEN pre_reason IS NOT NULL THEN pre_reason
              WHEN strlen(line) > {MAX_LINE_BYTES} THEN {_reason(reasons.LINE_TOO_LONG, "")}
-             WHEN trim(line) = '' THEN {_reason(reasons.EMPTY_LINE, "")}
-             WHEN NOT json_valid(line) THEN {_reason(reasons.NOT_JSON, "")}
+             WHEN trim(line, {_characters(BLANK_CHARACTERS)}) = ''
+                THEN {_reason(reasons.EMPTY_LINE, "")}
+             WHEN NOT json_valid(line) OR ({_lenient_json("line")})
+                THEN {_reason(reasons.NOT_JSON, "")}
              WHEN json_type(line) <> 'OBJECT' THEN {_not_an_object()}
         END AS shape_reason
     FROM {lines}

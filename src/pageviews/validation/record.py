@@ -16,10 +16,10 @@ from typing import Any
 from pageviews.model import reasons
 from pageviews.model.reasons import Check
 from pageviews.model.records import (
+    BLANK_CHARACTERS,
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_INT64,
     MAX_LINE_BYTES,
-    MAX_OFFSET_MINUTES,
     MIN_EVENT_MS,
     MIN_INT64,
     RECORD_TYPES,
@@ -65,9 +65,8 @@ def _string_ms(value: str) -> int | None:
         return None
     year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
     hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
+    # The pattern holds the time's ranges and the offset limit; the date must exist.
     if not (1 <= month <= 12 and 1 <= day <= _days_in_month(year, month)):
-        return None
-    if hour > 23 or minute > 59 or second > 59:
         return None
     fraction, zone = match.group(1), match.group(2)
     # Microseconds (further digits are dropped), then rounded to the nearest millisecond.
@@ -76,8 +75,6 @@ def _string_ms(value: str) -> int | None:
     if zone and zone != UTC_DESIGNATOR:
         digits = zone[1:].replace(":", "")
         offset_minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
-        if offset_minutes > MAX_OFFSET_MINUTES:
-            return None
         if zone[0] == "-":
             offset_minutes = -offset_minutes
     seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
@@ -185,7 +182,7 @@ def validate_line(line: str, now_ms: int | None = None) -> tuple[RecordType, dic
         MAX_LINE_BYTES
     ):
         raise _refuse(reasons.LINE_TOO_LONG)
-    if not line.strip(" "):
+    if not line.strip(BLANK_CHARACTERS):
         raise _refuse(reasons.EMPTY_LINE)
     try:
         record = json_text.parse(line)
