@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pageviews.model import reasons
+from pageviews.model.calendar import days_from_civil, days_in_month
 from pageviews.model.reasons import Check
 from pageviews.model.records import (
     BLANK_CHARACTERS,
@@ -40,25 +41,6 @@ class InvalidRecord(ValueError):
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm, as in the
-    scan; year 0 included, as DuckDB reads it)."""
-    if month <= 2:
-        year -= 1
-    era = year // 400
-    year_of_era = year - era * 400
-    shifted_month = month + 9 if month <= 2 else month - 3
-    day_of_year = (153 * shifted_month + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-def _days_in_month(year: int, month: int) -> int:
-    if month == 2:
-        return 29 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 28
-    return 30 if month in (4, 6, 9, 11) else 31
-
-
 def _string_ms(value: str) -> int | None:
     match = _TIMESTAMP.fullmatch(value)
     if match is None:
@@ -66,7 +48,7 @@ def _string_ms(value: str) -> int | None:
     year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
     hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
     # The pattern holds the time's ranges and the offset limit; the date must exist.
-    if not (1 <= month <= 12 and 1 <= day <= _days_in_month(year, month)):
+    if not (1 <= month <= 12 and 1 <= day <= days_in_month(year, month)):
         return None
     fraction, zone = match.group(1), match.group(2)
     # Microseconds (further digits are dropped), then rounded to the nearest millisecond.
@@ -77,7 +59,7 @@ def _string_ms(value: str) -> int | None:
         offset_minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
         if zone[0] == "-":
             offset_minutes = -offset_minutes
-    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
     return (seconds - offset_minutes * 60) * 1000 + (micros + 500) // 1000
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from pageviews.engine.packing import I64, Bools
+from pageviews.model import calendar
 from pageviews.model.records import (
     MAX_AHEAD_OF_WALL_CLOCK_MS,
     MAX_LINE_BYTES,
@@ -260,27 +261,8 @@ def _digits(data: np.ndarray, pos: int, count: int) -> int:
     return result
 
 
-@_helper
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    if month <= 2:
-        year -= 1
-    era = year // 400
-    year_of_era = year - era * 400
-    shifted_month = month + 9 if month <= 2 else month - 3
-    day_of_year = (153 * shifted_month + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-@_helper
-def _days_in_month(year: int, month: int) -> int:
-    if month == 2:
-        leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
-        return 29 if leap else 28
-    if month == 4 or month == 6 or month == 9 or month == 11:
-        return 30
-    return 31
+_days_from_civil = _helper(calendar.days_from_civil)
+_days_in_month = _helper(calendar.days_in_month)
 
 
 @_helper
