@@ -48,8 +48,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def command(args: argparse.Namespace) -> int:
     runtime = choose_runtime(args)
-    check_port_free(args.dashboard_port)
+    # The command first: a missing extra is said before anything about the port.
     argv = dashboard_command(runtime.dashboard_dir(), args.dashboard_port, args.refresh)
+    check_port_free(args.dashboard_port)
     say(f"pageviews: dashboard at http://127.0.0.1:{args.dashboard_port}")
     try:
         env = {**os.environ, **runtime.dashboard_env()}
