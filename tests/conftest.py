@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 #   browser: the dashboard in headless Chromium
 #   stack:   real Kafka, MariaDB, Connect, Flink and Pinot
 TIER_OF_MODULE = {
+    "test_canonical": "unit",
     "test_conformance": "unit",
     "test_dashboard_app": "unit",
     "test_docs": "unit",

@@ -21,14 +21,16 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from helpers import pageviews
-from pageviews.model.records import PAGEVIEW
+from pageviews.model import reasons
+from pageviews.model.records import BLANK_CHARACTERS, MAX_LINE_BYTES, PAGEVIEW
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.stack import flink_job
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import EventProducer, UserWriter, write_lines
 from pageviews.stack.services import flink, kafka
 from pageviews.store.duckdb_store import DB_FILE
-from pageviews.validation.record import InvalidRecord, validate
+from pageviews.validation import json_text
+from pageviews.validation.record import InvalidRecord, validate, validate_line
 from stack_helpers import SHORT_WINDOWS as WINDOWS
 from stack_helpers import in_order_user_changes, running_stack
 
@@ -379,3 +381,80 @@ def test_late_page_view_goes_to_late_topic_and_is_not_counted(stack: StackConfig
         assert [r["pageview_count"] for r in on_time] == [1], rows
     finally:
         flink_job.cancel_job(config, job_id)
+
+
+def _topic_reason(raw: str) -> str | None:
+    """The model's verdict on a record of the page-view topic (the topic gives its type)."""
+    if len(raw.encode()) > MAX_LINE_BYTES:
+        return reasons.LINE_TOO_LONG.text()
+    try:
+        record = json_text.parse(raw) if raw.strip(BLANK_CHARACTERS) else None
+    except json_text.NotJson:
+        record = None
+    try:
+        if isinstance(record, dict):
+            validate(record | {"type": PAGEVIEW.name})
+        else:
+            validate_line(raw)
+    except InvalidRecord as refusal:
+        return str(refusal)
+    return None
+
+
+def test_records_of_other_clients_are_checked_in_full(stack: StackConfig) -> None:
+    """Records written straight to the topic, not in our producer's canonical form: the valid
+    ones are counted, each invalid one is a dead letter with the model's reason, and strict
+    JSON (Python's json module) is the judge of what is JSON."""
+    config = _own_topics(stack, "foreign")
+    tag = uuid.uuid4().hex
+    t_ms = 1_767_225_601_000  # 2026-01-01 00:00:01, in the tumbling window [0 s, 5 s)
+    canonical = {"session_id": f"{tag}-0", "user_id": 1, "source": "Inbox", "event_timestamp": t_ms}
+    valid = [
+        orjson.dumps(canonical).decode(),  # the canonical form, from another client
+        orjson.dumps(canonical).decode() + "\n",
+        orjson.dumps({"type": "pageview", **canonical, "session_id": f"{tag}-1"}).decode(),
+        f'{{ "event_timestamp" : "2026-01-01 00:00:01", "source": "Inbox", "user_id": 2, '
+        f'"session_id": "{tag}-2" }}',
+        orjson.dumps(canonical | {"session_id": f'{tag}-"3"'}).decode(),
+        f'{{"session_id":"{tag}-\\u00e9","user_id":3,"source":"Inbox",'
+        f'"event_timestamp":"2026-01-01T00:00:01.000Z"}}',
+    ]
+    invalid = [
+        orjson.dumps(canonical).decode()[:-1] + ",}",  # trailing comma
+        orjson.dumps(canonical).decode().replace('"user_id":1', '"user_id":NaN'),
+        orjson.dumps(canonical).decode().replace('"user_id":1', '"user_id":Infinity'),
+        orjson.dumps(canonical).decode().replace('"user_id":1', '"user_id":01'),
+        orjson.dumps(canonical | {"user_id": -1}).decode(),
+        orjson.dumps(canonical | {"source": "Fax"}).decode(),
+        orjson.dumps(
+            canonical | {"event_timestamp": int(time.time() * 1000) + 3 * 86_400_000}
+        ).decode(),
+        orjson.dumps(canonical | {"event_timestamp": 1_000}).decode(),
+        orjson.dumps(canonical | {"event_timestamp": "2026-01-01 00:00:01\n"}).decode(),
+        f'["{tag}"]',
+        orjson.dumps(canonical | {"session_id": tag + "x" * 200_000}).decode(),
+    ]
+    blank = "\x0b\x0c\x0b"  # blank by the model's list of blank characters, not JSON's
+    assert all(_topic_reason(line) is None for line in valid)
+    # A dead letter keeps the first MAX_LINE_BYTES characters of a record.
+    expected_dead = {(line[:MAX_LINE_BYTES], _topic_reason(line)) for line in [*invalid, blank]}
+    assert all(reason is not None for _line, reason in expected_dead)
+    assert (blank, "empty line") in expected_dead
+    _produce_raw(config, config.topics.pageviews, [line.encode() for line in valid + invalid])
+    _produce_raw(config, config.topics.pageviews, [blank.encode()])
+
+    job_id = flink_job.submit_job(config, WINDOWS, bounded=True, group_id=f"foreign-{tag}")
+    assert flink_job.wait_finished(config, job_id, timeout_s=900) == "FINISHED"
+
+    rows = [
+        r
+        for r in _upserted(config, config.topics.result("pageview_tumbling"))
+        if r["window_start"] == t_ms - 1_000 and r["source"] == "Inbox"
+    ]
+    assert [(r["pageview_count"], r["is_final"]) for r in rows] == [(len(valid), True)], rows
+    dead = {
+        (v["raw"], v["reason"])
+        for _k, v in _read_topic(config, config.topics.dead_letters)
+        if tag in v["raw"] or v["raw"] == blank
+    }
+    assert dead == expected_dead

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.cimpl import NewTopic
@@ -115,6 +116,28 @@ def test_up_reports_every_service_healthy(stack: StackConfig) -> None:
     again, _ = manager.up(stack, say=lambda text: None)
     assert not any(r.started_now for r in again)
     assert [r.pid for r in again] == [r.pid for r in reports]
+
+
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def test_every_service_listens_on_loopback_only(stack: StackConfig) -> None:
+    """Every listening socket of every service is on the loopback address, including Pinot
+    0.11's server query port, which has no setting for it (services/loopback.py)."""
+    listening: dict[str, set[tuple[str, int]]] = {}
+    for svc in manager.all_services(stack):
+        process = svc.process()
+        assert process is not None, f"{svc.name} is not running"
+        listening[svc.name] = {
+            (c.laddr.ip, c.laddr.port)
+            for c in process.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        }
+    exposed = {
+        name: sorted(a for a in addrs if a[0] not in LOOPBACK) for name, addrs in listening.items()
+    }
+    assert not any(exposed.values()), exposed
+    assert stack.pinot.server_port in {port for _ip, port in listening["pinot-server"]}
 
 
 def test_produce_n_pageviews_consume_exactly_n(stack: StackConfig) -> None:

@@ -140,6 +140,9 @@ def flink_throughput(
         "embedded_to_flink_per_core": round(embedded_per_cpu_s / flink_per_cpu_s, 2)
         if flink_per_cpu_s
         else None,
+        "embedded_to_flink_events_per_s": round(embedded_rate / flink_rate, 2)
+        if flink_rate
+        else None,
     }
 
 

@@ -42,6 +42,8 @@ def job_options(config: StackConfig, name: str) -> dict[str, str]:
         # validation (JSON parsing, regular expressions) into each branch's Calc and runs it a
         # dozen times per record; with it, shared views are planned (and run) once.
         "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
+        # Chained operators hand rows on without a copy each (safe for SQL operators).
+        "pipeline.object-reuse": "true",
     }
 
 

@@ -31,12 +31,19 @@ from pageviews.model.results import (
 from pageviews.model.windows import Session
 from pageviews.stack.config import StackConfig
 from pageviews.validation.flink import (
+    canonical_match,
+    canonical_values,
+    dead_letter_raw,
     event_ms_in_range,
     json_columns,
     literal,
     record_reason,
     record_values,
 )
+
+# Upsert sinks buffer at most this many rows, or this long (adds to freshness).
+SINK_BUFFER_ROWS = 5000
+SINK_BUFFER_MS = 200
 
 # In order: raw_records.sql is rendered first, once per raw stream (`RAW_STREAMS`); the sinks'
 # DDL is generated from the result catalogue (`sink_ddl`), between windows and inserts.
@@ -131,6 +138,10 @@ def sink_ddl(config: StackConfig, table: ResultTable, group_id: str) -> str:
             "key.format": "json",
             "value.format": "json",
             "value.fields-include": "ALL",
+            # Rows are buffered and compacted by key before they are written: without it, each
+            # page view writes a retraction and a new row per view, replicated three times.
+            "sink.buffer-flush.max-rows": str(SINK_BUFFER_ROWS),
+            "sink.buffer-flush.interval": f"{SINK_BUFFER_MS} ms",
         }
     else:
         options |= {
@@ -166,6 +177,9 @@ class RawStream:
             "reason": record_reason(self.record_type),
             "values": record_values(self.record_type),
             "ms_in_range": event_ms_in_range(self.record_type),
+            "canonical": canonical_match(self.record_type),
+            "canonical_values": canonical_values(self.record_type),
+            "dead_raw": dead_letter_raw("`raw`"),
         }
 
 

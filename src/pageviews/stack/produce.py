@@ -14,6 +14,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from pageviews.errors import DeliveryError
+from pageviews.model.canonical import canonical_record
 from pageviews.model.records import (
     PAGEVIEW,
     USER_DELETE,
@@ -24,7 +25,13 @@ from pageviews.model.records import (
 )
 from pageviews.stack.config import StackConfig
 from pageviews.stack.services import mariadb
-from pageviews.validation.record import InvalidRecord, to_sql_datetime, validate, validate_line
+from pageviews.validation.record import (
+    InvalidRecord,
+    timestamp_ms,
+    to_sql_datetime,
+    validate,
+    validate_line,
+)
 
 UPSERT_SQL = (
     "INSERT INTO Users (user_id, age, gender, country, subscription, updated_at) "
@@ -45,7 +52,8 @@ POSITION_HEADER = "pageviews-position"
 
 
 class EventProducer:
-    """Validated JSON records to Kafka: acks=all, idempotent, keyed by session_id."""
+    """Validated records to Kafka in their canonical form (model/canonical.py): acks=all,
+    idempotent, keyed by session_id."""
 
     def __init__(self, config: StackConfig, extra: dict[str, Any] | None = None) -> None:
         self.config = config
@@ -86,7 +94,9 @@ class EventProducer:
             raise InvalidRecord(
                 f"{rtype.label} records go to MariaDB (and reach Kafka by CDC), not to Kafka"
             )
-        value = orjson.dumps({f.name: record.get(f.name) for f in rtype.fields})
+        event_ms = timestamp_ms(record[rtype.event_time])
+        assert event_ms is not None  # validated
+        value = canonical_record(record, rtype, event_ms)
         headers: list[tuple[str, str | bytes | None]] | None = None
         if position is not None:
             headers = [(POSITION_HEADER, position.encode())]

@@ -17,7 +17,7 @@ Only model constants are rendered into this SQL; no input value is ever formatte
 
 from __future__ import annotations
 
-from pageviews.model import reasons
+from pageviews.model import canonical, reasons
 from pageviews.model.reasons import Check
 from pageviews.model.records import (
     BLANK_CHARACTERS,
@@ -34,12 +34,28 @@ from pageviews.model.records import (
     RecordType,
 )
 
+
+def java_pattern(pattern: str) -> str:
+    r"""A pattern of the model, ending at the end of the text in Java too: Java's `$` also
+    matches before a final line terminator ("...00:00:01\n" passed as a timestamp); `\z` is the
+    end of the text, as `$` is in RE2 and a full match is in Python."""
+    assert pattern.endswith("$"), pattern
+    return pattern.removesuffix("$") + "\\z"
+
+
 # A timestamp string (model/records.py): group 1 is the fraction, group 2 the zone.
-TS_PATTERN = TIMESTAMP_PATTERN
+TS_PATTERN = java_pattern(TIMESTAMP_PATTERN)
 
 
 def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def regexp_group(text: str, pattern: str, group: int) -> str:
+    """Group `group` of the first match of `pattern` (a SQL literal) in `text`, or NULL.
+    Not REGEXP_EXTRACT: Flink 2.2 compiles its pattern on every call, which was a fifth of
+    the job's time; REGEXP_EXTRACT_ALL caches compiled patterns per thread."""
+    return f"REGEXP_EXTRACT_ALL({text}, {pattern}, {group})[1]"
 
 
 def wrapped_json(path: str) -> str:
@@ -81,8 +97,8 @@ def timestamp_ms(wrapped: str) -> str:
     UNIX_TIMESTAMP accept e.g. 2026-02-30 by rolling it over."""
     v = _unwrapped(wrapped)
     local = f"REPLACE(SUBSTR({v}, 1, 19), 'T', ' ')"
-    fraction = f"REGEXP_EXTRACT({v}, '{TS_PATTERN}', 1)"
-    zone = f"COALESCE(REGEXP_EXTRACT({v}, '{TS_PATTERN}', 2), '')"
+    fraction = regexp_group(v, literal(TS_PATTERN), 1)
+    zone = f"COALESCE({regexp_group(v, literal(TS_PATTERN), 2)}, '')"
     zone_digits = f"REPLACE({zone}, ':', '')"
     no_offset = f"{zone} IN ('', {literal(UTC_DESIGNATOR)})"
     # TRY_CAST: Flink may evaluate this for a zone without digits too.
@@ -107,17 +123,73 @@ def timestamp_ms(wrapped: str) -> str:
     )
 
 
+def _canonical_pattern(record_type: RecordType) -> str:
+    """The canonical form's pattern (model/canonical.py) as a SQL literal."""
+    return literal(java_pattern(canonical.pattern(record_type)))
+
+
+def _canonical_group(record_type: RecordType, field: Field) -> str:
+    """A field's text in a record of canonical form (model/canonical.py), once its pattern
+    matched: a token of the record split at quotes, not the pattern's group (a regular
+    expression per field cost more than the rest of the record's way through the job)."""
+    token, framed = canonical.quote_token(record_type, field)
+    text = f"SPLIT_INDEX(`raw`, '\"', {token})"
+    return f"TRIM(BOTH {literal(canonical.NUMBER_FRAME)} FROM {text})" if framed else text
+
+
+def _canonical_bounds(record_type: RecordType, field: Field) -> str:
+    value = f"TRY_CAST({_canonical_group(record_type, field)} AS BIGINT)"
+    if field.kind is Kind.TIMESTAMP:
+        low, high = str(MIN_EVENT_MS), f"UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS}"
+    else:
+        low = str(MIN_INT64 if field.min_value is None else field.min_value)
+        high = str(MAX_INT64 if field.max_value is None else field.max_value)
+    return f"{value} BETWEEN {low} AND {high}"
+
+
+def canonical_match(record_type: RecordType) -> str:
+    """True when the raw record is the canonical form of a valid record, else FALSE (never
+    NULL, so that `NOT` of it is the record's other path). One regular expression, and the
+    bounds that it cannot say; microseconds, where the full checks take milliseconds."""
+    checks = [
+        f"CHAR_LENGTH(`raw`) <= {MAX_LINE_BYTES}",
+        f"REGEXP(`raw`, {_canonical_pattern(record_type)})",
+        *(_canonical_bounds(record_type, f) for f in canonical.bounded_fields(record_type)),
+    ]
+    # The tokens of a record that does not match may be anything; FALSE AND anything is FALSE.
+    return "((" + " AND ".join(checks) + ") IS TRUE)"
+
+
+def canonical_values(record_type: RecordType) -> str:
+    """The typed fields of a record of canonical form, as record_values gives them."""
+    values = []
+    for field in record_type.fields:
+        value = _canonical_group(record_type, field)
+        if field.kind is Kind.STRING:
+            values.append(f"{value} AS {field.name}")
+        elif field.kind is Kind.INTEGER:
+            values.append(f"CAST({value} AS BIGINT) AS {field.name}")
+    return ",\n  ".join(values)
+
+
 def event_ms_in_range(record_type: RecordType) -> str:
     """The record's event time in ms if valid and not too far ahead, else 0 (watermark).
 
     A computed column of the source table, so it cannot use the parsed columns of the view,
-    and each mention of `ms` parses the record again. Times before 2000 need no test: they
-    are invalid, but too old to move the watermark (a running max) anyway."""
-    ms = timestamp_ms(wrapped_json(record_type.event_time))
-    return (
-        f"COALESCE(CASE WHEN {ms} <= UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS} "
-        f"THEN {ms} END, 0)"
-    )
+    and each mention of `ms` parses the record again: only records of another form than the
+    canonical one pay for that. Times before 2000 need no test: they are invalid, but too old
+    to move the watermark (a running max) anyway."""
+    event_time = next(f for f in record_type.fields if f.name == record_type.event_time)
+
+    def in_range(ms: str) -> str:
+        ahead = f"UNIX_TIMESTAMP() * 1000 + {MAX_AHEAD_OF_WALL_CLOCK_MS}"
+        return f"COALESCE(CASE WHEN {ms} <= {ahead} THEN {ms} END, 0)"
+
+    # Only the time is checked here, in either form: this runs twice per record.
+    canonical_ms = f"TRY_CAST({_canonical_group(record_type, event_time)} AS BIGINT)"
+    other_form_ms = timestamp_ms(wrapped_json(record_type.event_time))
+    matches = f"REGEXP(`raw`, {_canonical_pattern(record_type)})"
+    return f"(CASE WHEN {matches} THEN {in_range(canonical_ms)} ELSE {in_range(other_form_ms)} END)"
 
 
 def json_columns(record_type: RecordType) -> str:
@@ -167,7 +239,7 @@ def _left(text: str, width: int) -> str:
 
 def _not_an_object() -> str:
     """The reason of a record that is JSON but not an object, by its first character."""
-    first = "REGEXP_EXTRACT(`raw`, '^[ \\t\\r\\n]*(.)', 1)"
+    first = regexp_group("`raw`", "'^[ \\t\\r\\n]*(.)'", 1)
     kinds = reasons.JSON_KINDS
     kind = (
         f"CASE {first} WHEN '\"' THEN {literal(kinds['string'])} "
@@ -211,6 +283,12 @@ def record_reason(record_type: RecordType) -> str:
             checks.append((condition, rule.reason.sql(shown, _left, literal)))
     whens = " ".join(f"WHEN {condition} THEN {reason}" for condition, reason in checks)
     return f"(CASE {whens} END)"
+
+
+def dead_letter_raw(raw: str) -> str:
+    """What a dead letter keeps of a raw record: all of it, or its first MAX_LINE_BYTES
+    characters (the embedded runtime keeps as many bytes, which is the same for ASCII)."""
+    return f"SUBSTR({raw}, 1, {MAX_LINE_BYTES})"
 
 
 def record_values(record_type: RecordType) -> str:

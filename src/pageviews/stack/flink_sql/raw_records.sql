@@ -21,22 +21,12 @@ CREATE TEMPORARY TABLE {{records}}_in (
   'format' = 'raw'
 );
 
--- Each field parsed out of the record once; the checks and values below read only these. Two
--- views read it, so the planner computes it once (reuse-optimize-block-with-digest-enabled) and
--- does not merge its JSON calls into every expression that reads a column.
-CREATE TEMPORARY VIEW {{records}}_json AS
-SELECT `raw`, event_partition, event_offset, ts, `raw` IS JSON OBJECT AS is_object,
-  {{json_columns}}
-FROM {{records}}_in;
-
--- Valid records with their event time (ms) and the watermark at their arrival.
-CREATE TEMPORARY VIEW {{records}} AS
-SELECT
-  `raw`,
-  event_partition,
-  event_offset,
-  {{values}},
-  ts,
+-- Facts of each record's arrival, computed once: whether it is in our producer's canonical form
+-- (model/canonical.py), its event time, and the watermark then. The planner computes a view that
+-- several views read only once (reuse-optimize-block-with-digest-enabled).
+CREATE TEMPORARY VIEW {{records}}_arrived AS
+SELECT `raw`, event_partition, event_offset, ts,
+  {{canonical}} AS canonical,
   EXTRACT(EPOCH FROM ts) * 1000 + EXTRACT(MILLISECOND FROM ts) AS t_ms,
   -- Before the first watermark nothing is late.
   COALESCE(
@@ -44,11 +34,35 @@ SELECT
       + EXTRACT(MILLISECOND FROM CURRENT_WATERMARK(ts)),
     -9223372036854775807
   ) AS wm_ms
-FROM {{records}}_json
-WHERE {{reason}} IS NULL;
+FROM {{records}}_in;
 
--- Refused records, with the reason.
+-- Records of another form (other clients' writes) are checked in full: each field parsed out of
+-- the record once, then the first problem (NULL if none) from those columns only.
+CREATE TEMPORARY VIEW {{records}}_json AS
+SELECT `raw`, event_partition, event_offset, ts, t_ms, wm_ms,
+  `raw` IS JSON OBJECT AS is_object,
+  {{json_columns}}
+FROM {{records}}_arrived
+WHERE NOT canonical;
+
+CREATE TEMPORARY VIEW {{records}}_checked AS
+SELECT *, {{reason}} AS reason FROM {{records}}_json;
+
+-- Valid records with their event time (ms) and the watermark at their arrival.
+CREATE TEMPORARY VIEW {{records}} AS
+SELECT `raw`, event_partition, event_offset, {{canonical_values}}, ts, t_ms, wm_ms
+FROM {{records}}_arrived
+WHERE canonical
+UNION ALL
+SELECT `raw`, event_partition, event_offset, {{values}}, ts, t_ms, wm_ms
+FROM {{records}}_checked
+WHERE reason IS NULL;
+
+-- Refused records, with the reason. A record over the line limit keeps its first characters
+-- only: Flink cannot count bytes, and a dead letter over Kafka's message limit would fail the
+-- job at every restart.
 CREATE TEMPORARY VIEW {{records}}_dead AS
-SELECT `raw`, reason, UNIX_TIMESTAMP() * 1000 AS received_at, event_partition, event_offset
-FROM (SELECT *, {{reason}} AS reason FROM {{records}}_json)
+SELECT {{dead_raw}} AS `raw`, reason, UNIX_TIMESTAMP() * 1000 AS received_at, event_partition,
+  event_offset
+FROM {{records}}_checked
 WHERE reason IS NOT NULL;

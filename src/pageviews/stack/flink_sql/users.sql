@@ -14,17 +14,17 @@ CREATE TEMPORARY TABLE users_in (
     UNIX_TIMESTAMP(SUBSTR(REPLACE(
       CASE WHEN op = 'd' THEN `before`.updated_at ELSE `after`.updated_at END,
       'T', ' '), 1, 19), 'yyyy-MM-dd HH:mm:ss') * 1000
-    + COALESCE(CAST(SUBSTR(RPAD(REGEXP_EXTRACT(
+    + COALESCE(CAST(SUBSTR(RPAD(REGEXP_EXTRACT_ALL(
       CASE WHEN op = 'd' THEN `before`.updated_at ELSE `after`.updated_at END,
-      '\.([0-9]+)', 1), 3, '0'), 1, 3) AS BIGINT), 0),
+      '\.([0-9]+)', 1)[1], 3, '0'), 1, 3) AS BIGINT), 0),
   vts AS TO_TIMESTAMP_LTZ(
     COALESCE(
       UNIX_TIMESTAMP(SUBSTR(REPLACE(
         CASE WHEN op = 'd' THEN `before`.updated_at ELSE `after`.updated_at END,
         'T', ' '), 1, 19), 'yyyy-MM-dd HH:mm:ss') * 1000
-      + COALESCE(CAST(SUBSTR(RPAD(REGEXP_EXTRACT(
+      + COALESCE(CAST(SUBSTR(RPAD(REGEXP_EXTRACT_ALL(
         CASE WHEN op = 'd' THEN `before`.updated_at ELSE `after`.updated_at END,
-        '\.([0-9]+)', 1), 3, '0'), 1, 3) AS BIGINT), 0),
+        '\.([0-9]+)', 1)[1], 3, '0'), 1, 3) AS BIGINT), 0),
       0),
     3),
   WATERMARK FOR vts AS vts - {{lateness}}

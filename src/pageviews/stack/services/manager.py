@@ -12,7 +12,7 @@ import psutil
 
 from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
-from pageviews.stack.services import connect, fetch, flink, kafka, mariadb, pinot
+from pageviews.stack.services import connect, fetch, flink, kafka, loopback, mariadb, pinot
 from pageviews.stack.services.java import java_binary
 from pageviews.stack.services.process import Service, ServiceError, port_open, port_owner
 
@@ -78,6 +78,7 @@ def up(config: StackConfig, say: Say = _stderr) -> tuple[list[ServiceReport], fl
     java_binary()  # fail early and clearly without Java
     fetch.fetch_all(config, say)
     mariadb.ensure_installed(say)
+    loopback.build(say)
     flink.ensure_venv(config, say)
     config.stack_dir.mkdir(parents=True, exist_ok=True)
     not_running = [s.name for s in all_services(config) if s.process() is None]

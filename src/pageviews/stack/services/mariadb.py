@@ -6,7 +6,6 @@ ever passed as bound parameters, never formatted into SQL or logged.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import pymysql
 import pymysql.cursors
 
 from pageviews.stack.config import HOST, StackConfig
+from pageviews.stack.services import debian
 from pageviews.stack.services.process import Service, ServiceError, wait_until
 
 USERS_DDL = """
@@ -55,33 +55,12 @@ def _binary(name: str) -> str:
 
 
 def ensure_installed(say: Callable[[str], None]) -> None:
-    """Install Debian's mariadb-server if mariadbd is missing (as root, with apt-get).
-
-    A policy-rc.d that denies every start keeps the package from starting a system service;
-    an existing policy-rc.d is left as it is.
-    """
+    """Install Debian's mariadb-server if mariadbd is missing (as root, with apt-get)."""
     if shutil.which("mariadbd") or Path("/usr/sbin/mariadbd").exists():
         return
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
+    if not debian.can_install():
         _binary("mariadbd")  # raises the clear "install MariaDB" error
-    policy = Path("/usr/sbin/policy-rc.d")
-    made_policy = not policy.exists()
-    if made_policy:
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-    say("mariadb: installing Debian's mariadb-server (apt-get) ...")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        for args in (["update", "-q"], ["install", "-y", "-q", "mariadb-server"]):
-            result = subprocess.run(  # noqa: S603 - fixed apt-get arguments
-                [str(apt), *args], capture_output=True, text=True, env=env, check=False
-            )
-            if result.returncode != 0:
-                raise ServiceError(f"apt-get {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-    finally:
-        if made_policy:
-            policy.unlink(missing_ok=True)
+    debian.install(["mariadb-server"], say)
 
 
 def prepare(config: StackConfig) -> bool:

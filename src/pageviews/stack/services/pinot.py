@@ -3,8 +3,9 @@
 Separate processes, so `stack status` reports each and a crash names its service. ZooKeeper
 runs from the jar Pinot brings (ZooKeeperServerMain), since that one can bind to 127.0.0.1;
 Pinot's own StartZookeeper cannot. Every HTTP listener is bound to 127.0.0.1 through its
-`*.access.protocols.http.host` key; the server's Netty query port cannot be bound in 0.11 and
-listens on all interfaces (it answers only the broker's binary protocol).
+`*.access.protocols.http.host` key. The server's Netty query port has no such setting in 0.11:
+the server runs with a preload library that turns its wildcard binds into loopback ones
+(loopback.py).
 
 Data (ZooKeeper, the controller's segment store, the server's segments) lives under
 <stack>/pinot, so tables and committed segments survive `down`/`up`.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from pageviews import http_client
 from pageviews.stack.config import HOST, StackConfig
+from pageviews.stack.services import loopback
 from pageviews.stack.services.java import java_command
 from pageviews.stack.services.process import Service, wait_until
 
@@ -206,7 +208,10 @@ def start(config: StackConfig, names: tuple[str, ...]) -> None:
     for name in names:
         svc = service(config, name)
         if svc.process() is None:
-            svc.start(_command(config, name), cwd=pinot_dir(config))
+            env = {}
+            if name == "pinot-server":
+                env["LD_PRELOAD"] = str(loopback.build(say=lambda _text: None))
+            svc.start(_command(config, name), cwd=pinot_dir(config), env=env)
 
 
 def zk_ok(config: StackConfig) -> bool:
