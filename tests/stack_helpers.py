@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import orjson
 import pytest
+from confluent_kafka import Consumer
 
 from pageviews.config import WindowConfig
 from pageviews.stack.config import StackConfig
@@ -59,3 +61,18 @@ def in_order_user_changes(lines: Iterable[str]) -> list[str]:
             newest[record["user_id"]] = ms
         kept.append(line)
     return kept
+
+
+def consumer_from_start(config: StackConfig, topic: str) -> Consumer:
+    """A consumer of `topic` in a group of its own, from the start, committed records only."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.bootstrap,
+            "group.id": f"test-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.subscribe([topic])
+    return consumer

@@ -10,7 +10,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from helpers import pageviews
 from pageviews.model import reasons
@@ -32,7 +32,7 @@ from pageviews.store.duckdb_store import DB_FILE
 from pageviews.validation import json_text
 from pageviews.validation.record import InvalidRecord, validate, validate_line
 from stack_helpers import SHORT_WINDOWS as WINDOWS
-from stack_helpers import in_order_user_changes, running_stack
+from stack_helpers import consumer_from_start, in_order_user_changes, running_stack
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -50,16 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
 
 def _read_topic(config: StackConfig, topic: str, idle_s: float = 4.0) -> list[tuple[Any, Any]]:
     """Every (key, value) of a topic, as JSON, read from the start until it has been quiet."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": config.bootstrap,
-            "group.id": f"test-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = consumer_from_start(config, topic)
     out: list[tuple[Any, Any]] = []
     last = time.monotonic()
     try:
@@ -283,6 +274,26 @@ def test_bounded_job_matches_embedded_engine(
     assert any("'device' is" in r and "expected one of" in r for r in reasons)
 
 
+def test_bounded_job_at_parallelism_2_matches_embedded_engine(
+    stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
+) -> None:
+    """The same replay (nothing late in it) at parallelism 2, on 2 slots, into results topics
+    of its own: the same tables as the embedded engine."""
+    _lines, expected, tag = dataset
+    results = {table: f"{topic}-p2" for table, topic in stack.topics.results.items()}
+    config = replace(
+        stack,
+        topics=replace(stack.topics, results=results),
+        flink=stack.flink.model_copy(update={"parallelism": 2}),
+    )
+    kafka.ensure_topics(config)
+    job_id = flink_job.submit_job(config, WINDOWS, bounded=True, group_id=f"p2-{tag}")
+    assert flink_job.wait_finished(config, job_id, timeout_s=900) == "FINISHED"
+    details = flink_job.job_details(config, job_id)
+    assert {vertex["parallelism"] for vertex in details["vertices"]} >= {2}
+    _assert_same(expected, _flink_results(config))
+
+
 def test_taskmanager_killed_mid_job_same_results(
     stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
 ) -> None:
@@ -412,6 +423,7 @@ def test_records_of_other_clients_are_checked_in_full(stack: StackConfig) -> Non
     valid = [
         orjson.dumps(canonical).decode(),  # the canonical form, from another client
         orjson.dumps(canonical).decode() + "\n",
+        orjson.dumps(canonical | {"session_id": f"{tag}-é😀"}).decode(),  # canonical, not ASCII
         orjson.dumps({"type": "pageview", **canonical, "session_id": f"{tag}-1"}).decode(),
         f'{{ "event_timestamp" : "2026-01-01 00:00:01", "source": "Inbox", "user_id": 2, '
         f'"session_id": "{tag}-2" }}',
@@ -458,3 +470,93 @@ def test_records_of_other_clients_are_checked_in_full(stack: StackConfig) -> Non
         if tag in v["raw"] or v["raw"] == blank
     }
     assert dead == expected_dead
+
+
+def _records(config: StackConfig, topic: str) -> list[tuple[int, int, dict[str, Any]]]:
+    """Every record of a topic as (partition, offset, value), read from the start."""
+    consumer = consumer_from_start(config, topic)
+    out: list[tuple[int, int, dict[str, Any]]] = []
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < 4.0:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            last = time.monotonic()
+            value, partition, offset = message.value(), message.partition(), message.offset()
+            assert value is not None and partition is not None and offset is not None
+            out.append((partition, offset, orjson.loads(value)))
+    finally:
+        consumer.close()
+    return out
+
+
+def test_at_parallelism_2_every_page_view_is_counted_or_late_once(
+    stack: StackConfig,
+) -> None:
+    """The generator's default data (late records and all) at parallelism 2: per view, each
+    valid page view is counted in a window or reported late for it, never both, never neither.
+    Tumbling and hopping windows are checked window by window against the late reports."""
+    config = _own_topics(stack, "p2")
+    config = replace(config, flink=config.flink.model_copy(update={"parallelism": 2}))
+    # Users reach Kafka by CDC, into the users topic the other tests share: events only.
+    lines = [
+        line
+        for line in generate_lines(GeneratorConfig(seed=11, events=20_000))
+        if not line.startswith('{"type":"user"')
+    ]
+    write_lines(config, lines)
+    job_id = flink_job.submit_job(config, WINDOWS, bounded=True, group_id=f"p2-{uuid.uuid4()}")
+    assert flink_job.wait_finished(config, job_id, timeout_s=900) == "FINISHED"
+    assert flink_job.job_details(config, job_id)["vertices"][0]["parallelism"] == 2
+
+    pageviews = _records(config, config.topics.pageviews)
+    logins = _records(config, config.topics.sessions)
+    late: dict[str, list[tuple[int, int, int]]] = {}
+    for _key, row in _read_topic(config, config.topics.late_events):
+        late.setdefault(row["view"], []).append(
+            (row["event_partition"], row["event_offset"], row["window_start"])
+        )
+    assert late.get("pageview_tumbling"), "the default data has late page views"
+    for view, reports in late.items():
+        assert len(reports) == len(set(reports)), f"{view}: a page view reported late twice"
+
+    def counts(table: str, key: str, measure: str) -> dict[tuple[Any, int], int]:
+        rows = _upserted(config, config.topics.result(table))
+        assert all(r["is_final"] for r in rows), table
+        return {(r[key], r["window_start"]): r[measure] for r in rows}
+
+    # Tumbling and hopping: each page view's windows, less those it was reported late for.
+    def tumbling(ms: int) -> list[int]:
+        return [ms - ms % WINDOWS.tumbling_ms]
+
+    def hopping(ms: int) -> list[int]:
+        step = WINDOWS.hopping_step_ms
+        return [ms - ms % step - k * step for k in range(WINDOWS.hopping_size_ms // step)]
+
+    windows_of: dict[str, Callable[[int], list[int]]] = {
+        "pageview_tumbling": tumbling,
+        "pageview_hopping": hopping,
+    }
+    for view, windows in windows_of.items():
+        late_for = set(late.get(view, []))
+        expected: dict[tuple[Any, int], int] = {}
+        for partition, offset, record in pageviews:
+            for start in windows(record["event_timestamp"]):
+                if (partition, offset, start) not in late_for:
+                    key = (record["source"], start)
+                    expected[key] = expected.get(key, 0) + 1
+        assert counts(view, "source", "pageview_count") == expected, view
+
+    # The other views: counted + late = valid, in total.
+    totals: dict[str, tuple[int, str, str]] = {
+        "pageview_country": (len(pageviews), "country", "pageview_count"),
+        "pageview_session": (len(pageviews), "source", "pageview_count"),
+        "sessions_by_device": (len(logins), "device", "login_count"),
+    }
+    for view, (valid, column, measure) in totals.items():
+        total = sum(counts(view, column, measure).values())
+        assert total + len(late.get(view, [])) == valid, view
+    user_rows = _upserted(config, config.topics.result("user_sessions"))
+    counted = sum(r["pageview_count"] for r in user_rows)
+    assert counted + len(late.get("user_sessions", [])) == len(pageviews)

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 import psutil
 import pytest
-from confluent_kafka import Consumer
 from confluent_kafka.cimpl import NewTopic
 
 from pageviews.sources.generator import GeneratorConfig, generate_lines
@@ -29,7 +28,7 @@ from pageviews.stack.produce import EventProducer, UserWriter, write_lines
 from pageviews.stack.services import kafka, manager
 from pageviews.stack.services.process import ServiceError
 from pageviews.validation.record import InvalidRecord, timestamp_ms, validate
-from stack_helpers import running_stack
+from stack_helpers import consumer_from_start, running_stack
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -59,15 +58,7 @@ def _consume(
     """Read `topic` from the start; collect `keep(message)` results that are not None.
 
     Stops `want` matches in, after reading on for 3 s more, so duplicates would be seen too."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": config.bootstrap,
-            "group.id": f"test-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = consumer_from_start(config, topic)
     found: list[Any] = []
     deadline = time.monotonic() + timeout_s
     settle_until: float | None = None

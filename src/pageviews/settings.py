@@ -124,7 +124,7 @@ class FlinkSettings(_EnvSettings):
     parallelism: int = Field(
         default=1,
         validation_alias="PAGEVIEWS_FLINK_PARALLELISM",
-        description="one pipeline: lateness decided at the source and at the windows agree",
+        description="at most PAGEVIEWS_FLINK_TASK_SLOTS; docs/semantics.md section 12",
     )
     checkpoint_interval_ms: int = Field(
         default=2_000,

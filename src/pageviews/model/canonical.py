@@ -10,7 +10,7 @@ not match (another client's, or one with escapes in a string) takes the full che
 
 The pattern only matches text that the full checks accept with the same values, once the
 bounds that a pattern cannot say are checked too (`bounded_fields`): tests/test_canonical.py
-holds it to that with Hypothesis, and `quote_token` to the pattern's groups.
+holds it to that with Hypothesis, and `value_markers` to the pattern's groups.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ _PLAIN_STRING = '"([^"\\\\\\x00-\\x1F]*)"'
 # JSON allows no leading zeros; the canonical form has no sign (ids and times are >= 0).
 _NATURAL = "(0|[1-9][0-9]{0,18})"
 _CHOICE = re.compile(r"[A-Za-z0-9_ -]+")
-# The characters that frame a number's token when the text is split at quotes (`:7,`, `:7}`).
-NUMBER_FRAME = ":,}"
 
 
 def canonical_record(record: dict[str, Any], rtype: RecordType, event_ms: int) -> bytes:
@@ -61,19 +59,20 @@ def pattern(rtype: RecordType) -> str:
     return "^\\{" + body + "\\}$"
 
 
-def quote_token(rtype: RecordType, field: Field) -> tuple[int, bool]:
-    """Where a field's value is in a text of canonical form split at each `"` (0-based token),
-    and whether it is framed by one character on each side (`:7,` or `:7}`: a number) or is
-    the whole token (a string: none of its characters is a quote). Cheaper than a regular
-    expression's group, once the pattern has matched."""
-    # Every field adds "name": (two quotes) before its value, and a string value two more.
-    token = 0
-    for f in rtype.fields:
-        token += 2
-        if f is field:
-            return (token + 1, False) if f.kind is Kind.STRING else (token, True)
-        token += 2 if f.kind is Kind.STRING else 0
-    raise ValueError(f"{field.name} is not a field of {rtype.label}")
+def value_markers(rtype: RecordType, field: Field) -> tuple[str, str]:
+    """The text just before and just after a field's value in a text of canonical form, as a
+    reader finds them from the left: the value starts after the first `before` and ends at the
+    first `after` behind it. Both hold a quote, and no canonical string does, so neither can
+    be found inside a value. Cheaper than a regular expression's group, once the pattern has
+    matched."""
+    index = rtype.fields.index(field)
+    quote = '"' if field.kind is Kind.STRING else ""
+    before = f'"{field.name}":{quote}'
+    if index + 1 < len(rtype.fields):
+        after = f'{quote},"{rtype.fields[index + 1].name}":'
+    else:
+        after = f"{quote}}}"
+    return before, after
 
 
 def bounded_fields(rtype: RecordType) -> tuple[Field, ...]:
