@@ -280,7 +280,7 @@ def test_bounded_job_at_parallelism_2_matches_embedded_engine(
     """The same replay (nothing late in it) at parallelism 2, on 2 slots, into results topics
     of its own: the same tables as the embedded engine."""
     _lines, expected, tag = dataset
-    results = {table: f"{topic}-p2" for table, topic in stack.topics.results.items()}
+    results = {table: f"{topic}-p2-equal" for table, topic in stack.topics.results.items()}
     config = replace(
         stack,
         topics=replace(stack.topics, results=results),
@@ -497,7 +497,7 @@ def test_at_parallelism_2_every_page_view_is_counted_or_late_once(
     """The generator's default data (late records and all) at parallelism 2: per view, each
     valid page view is counted in a window or reported late for it, never both, never neither.
     Tumbling and hopping windows are checked window by window against the late reports."""
-    config = _own_topics(stack, "p2")
+    config = _own_topics(stack, "p2-once")
     config = replace(config, flink=config.flink.model_copy(update={"parallelism": 2}))
     # Users reach Kafka by CDC, into the users topic the other tests share: events only.
     lines = [
