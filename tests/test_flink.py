@@ -22,7 +22,7 @@ from confluent_kafka import Producer
 
 from helpers import pageviews
 from pageviews.model import reasons
-from pageviews.model.records import BLANK_CHARACTERS, MAX_LINE_BYTES, PAGEVIEW
+from pageviews.model.records import BLANK_CHARACTERS, MAX_LINE_BYTES, PAGEVIEW, USERSESSION
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.stack import flink_job
 from pageviews.stack.config import StackConfig
@@ -30,7 +30,7 @@ from pageviews.stack.produce import EventProducer, UserWriter, write_lines
 from pageviews.stack.services import flink, kafka
 from pageviews.store.duckdb_store import DB_FILE
 from pageviews.validation import json_text
-from pageviews.validation.record import InvalidRecord, validate, validate_line
+from pageviews.validation.record import InvalidRecord, timestamp_ms, validate, validate_line
 from stack_helpers import SHORT_WINDOWS as WINDOWS
 from stack_helpers import consumer_from_start, in_order_user_changes, running_stack
 
@@ -295,22 +295,41 @@ def test_bounded_job_at_parallelism_2_matches_embedded_engine(
 
 
 def test_taskmanager_killed_mid_job_same_results(
-    stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
+    stack: StackConfig,
+    dataset: tuple[list[str], dict[str, set[Any]], str],
+    tmp_path: Path,
 ) -> None:
     """SIGKILL the TaskManager after a checkpoint; a new one resumes and the results match.
 
-    The page views go to fresh topics, with fresh result topics; the users (CDC) are shared."""
-    lines, expected, tag = dataset
-    config = _own_topics(stack, "kill")
-    producer = EventProducer(config)
+    The page views go to fresh topics, with fresh result topics; the users (CDC) are shared.
+    The dataset's page views are repeated, each copy later than the one before, so that the
+    job is still running after its first checkpoint (it reads the dataset in about a second)."""
+    lines, _expected, tag = dataset
+    pageviews: list[dict[str, Any]] = []
     for line in lines:
         try:
             record = orjson.loads(line)
             if validate(record) is PAGEVIEW:
-                producer.send(record)
+                pageviews.append(record)
         except (orjson.JSONDecodeError, InvalidRecord):
             continue
+    times = [timestamp_ms(r["event_timestamp"]) or 0 for r in pageviews]
+    span_ms = (max(times) - min(times)) // WINDOWS.hopping_size_ms * WINDOWS.hopping_size_ms
+    span_ms += 2 * WINDOWS.hopping_size_ms  # whole windows apart, and past every session gap
+    # Every copy after the dataset's own time, so none is late behind its user changes.
+    copies = [
+        r | {"event_timestamp": t + copy * span_ms}
+        for copy in range(1, 31)
+        for r, t in zip(pageviews, times, strict=True)
+    ]
+    config = _own_topics(stack, "kill")
+    producer = EventProducer(config)
+    for record in copies:
+        producer.send(record)
     producer.flush()
+    # The embedded engine on the same input: the dataset's other lines in order, then the copies.
+    others = [line for line in lines if '"type":"pageview"' not in line.replace(" ", "")]
+    expected = _embedded(tmp_path, others + [orjson.dumps(r).decode() for r in copies])
 
     job_id = flink_job.submit_job(config, WINDOWS, bounded=True, group_id=f"kill-{tag}")
     deadline = time.monotonic() + 600
@@ -392,6 +411,14 @@ def test_late_page_view_goes_to_late_topic_and_is_not_counted(stack: StackConfig
         assert [r["pageview_count"] for r in on_time] == [1], rows
     finally:
         flink_job.cancel_job(config, job_id)
+
+
+def _is_valid(record: dict[str, Any]) -> bool:
+    try:
+        validate(record)
+    except InvalidRecord:
+        return False
+    return True
 
 
 def _topic_reason(raw: str) -> str | None:
@@ -511,7 +538,12 @@ def test_at_parallelism_2_every_page_view_is_counted_or_late_once(
     assert flink_job.job_details(config, job_id)["vertices"][0]["parallelism"] == 2
 
     pageviews = _records(config, config.topics.pageviews)
-    logins = _records(config, config.topics.sessions)
+    # The user-session topic is shared, and holds an invalid login of the dataset's too.
+    logins = [
+        record
+        for record in _records(config, config.topics.sessions)
+        if _is_valid({"type": USERSESSION.name, **record[2]})
+    ]
     late: dict[str, list[tuple[int, int, int]]] = {}
     for _key, row in _read_topic(config, config.topics.late_events):
         late.setdefault(row["view"], []).append(
