@@ -17,6 +17,8 @@ Only model constants are rendered into this SQL; no input value is ever formatte
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pageviews.model import canonical, reasons
 from pageviews.model.reasons import Check
 from pageviews.model.records import (
@@ -164,14 +166,7 @@ def canonical_match(record_type: RecordType) -> str:
 
 def canonical_values(record_type: RecordType) -> str:
     """The typed fields of a record of canonical form, as record_values gives them."""
-    values = []
-    for field in record_type.fields:
-        value = _canonical_group(record_type, field)
-        if field.kind is Kind.STRING:
-            values.append(f"{value} AS {field.name}")
-        elif field.kind is Kind.INTEGER:
-            values.append(f"CAST({value} AS BIGINT) AS {field.name}")
-    return ",\n  ".join(values)
+    return _typed_values(record_type, lambda field: _canonical_group(record_type, field))
 
 
 def event_ms_in_range(record_type: RecordType) -> str:
@@ -296,9 +291,14 @@ def dead_letter_raw(raw: str) -> str:
 def record_values(record_type: RecordType) -> str:
     """The typed fields of a valid record, from the columns of its `*_json` view; timestamps
     are left out (the source table's event time column holds the record's one)."""
+    return _typed_values(record_type, lambda field: _unwrapped(field_column(field.name)))
+
+
+def _typed_values(record_type: RecordType, text_of: Callable[[Field], str]) -> str:
+    """The record's strings and integers, typed, from each field's text; no timestamps."""
     values = []
     for field in record_type.fields:
-        value = _unwrapped(field_column(field.name))
+        value = text_of(field)
         if field.kind is Kind.STRING:
             values.append(f"{value} AS {field.name}")
         elif field.kind is Kind.INTEGER:
