@@ -6,6 +6,7 @@ a socket guard proves that no service is contacted.
 
 from __future__ import annotations
 
+import json
 import shlex
 import socket
 import subprocess
@@ -268,3 +269,30 @@ def test_the_embedded_runtime_never_reads_pinot(
         capsys,
         f"no pageviews data in {tmp_path}",
     )
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        (None, "no Flink job was submitted from"),
+        ({"bounded": False, "served": False}, "is live, and check needs a finished replay"),
+        ({"bounded": True, "served": False}, "did not finish, or Pinot had not caught up"),
+        ({"bounded": True, "served": True, "earlier_input": True}, "held earlier input"),
+    ],
+)
+def test_check_on_the_stack_needs_a_finished_replay(
+    tmp_path: Path, job: dict[str, Any] | None, message: str
+) -> None:
+    # Said before any service is asked: the job file in the stack dir tells.
+    if job is not None:
+        windows = {"lateness_ms": 30_000}
+        (tmp_path / "flink-job.json").write_text(
+            json.dumps({"job_id": "j1", "windows": windows} | job)
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "pageviews.cli", "check", "--backend", "stack",
+         "--stack-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pageviews.check.diff import compare, format_diffs
-from pageviews.check.oracle import EXPECTED_TABLES, expected_tables
+from pageviews.check.oracle import EXPECTED_TABLES, StackRules, expected_tables
 from pageviews.config import END_OF_INPUT_MS, WindowConfig
 from pageviews.model.results import BY_NAME, EMBEDDED
 from pageviews.store.schema import all_ddl
@@ -460,6 +460,90 @@ def test_usersessions_and_ticks_move_the_watermark(con: duckdb.DuckDBPyConnectio
     expected_tables(con, config)
     assert rows(con, "pageview_tumbling") == [(0, 10 * S, "Homepage", 1, 1, True)]
     assert late(con, "pageview_tumbling") == [(0, first_late), (10 * S, second_late)]
+
+
+# --- the Flink job's rules (check --backend stack) ------------------------------------------
+
+
+class StackFeed(Input):
+    """Records with their partition's prior max event time, and the job's late reports."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(con)
+        con.execute("CREATE TABLE bounds (seq BIGINT, prior_max_ms BIGINT)")
+        con.execute("CREATE TABLE reported (view VARCHAR, start_ms BIGINT, seq BIGINT)")
+
+    def pv_after(self, prior_max_ms: int | None, t_ms: int, user_id: int = 1) -> int:
+        seq = self.pv(user_id, t_ms)
+        prior = None if prior_max_ms is None else BASE_MS + prior_max_ms
+        self.con.execute("INSERT INTO bounds VALUES (?, ?)", [seq, prior])
+        return seq
+
+    def report_late(self, view: str, start_ms: int, seq: int) -> None:
+        self.con.execute("INSERT INTO reported VALUES (?, ?, ?)", [view, BASE_MS + start_ms, seq])
+
+
+STACK_RULES = StackRules(bounds="bounds", reported="reported")
+
+
+def test_stack_rules_take_lateness_from_reports_that_the_partition_allows(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # L = 0, tumbling 10 s. Flink's W at a record is at most the greatest event time before it
+    # in its partition (its "prior"); Flink calls [0, 10 s) late at W >= 10 s - 1 ms.
+    #
+    #   #0 @12 s, prior none              not reported: counted
+    #   #1 @5 s,  prior 12 s              reported late for [0, 10): allowed -> late
+    #   #2 @6 s,  prior none              reported late: no W yet -> not allowed, counted
+    #   #3 @7 s,  prior 9.999 s           reported late: W can be end - 1 -> late
+    #   #4 @8 s,  prior 9.998 s           reported late: W < end - 1 -> not allowed, counted
+    #   #5 @3 s,  prior 12 s              not reported: counted (another partition held W back)
+    #   #6 @4 s,  prior 12 s              reported for [10 s, 20 s), which it is not in: counted
+    config = WindowConfig(lateness_ms=0, tumbling_ms=10 * S)
+    feed = StackFeed(con)
+    feed.pv_after(None, 12 * S)
+    allowed = [feed.pv_after(12 * S, 5 * S)]
+    feed.report_late("pageview_tumbling", 0, allowed[0])
+    for prior, t_ms in ((None, 6 * S), (9_999, 7 * S), (9_998, 8 * S)):
+        seq = feed.pv_after(prior, t_ms)
+        feed.report_late("pageview_tumbling", 0, seq)
+        if prior == 9_999:
+            allowed.append(seq)
+    feed.pv_after(12 * S, 3 * S)
+    wrong_window = feed.pv_after(12 * S, 4 * S)
+    feed.report_late("pageview_tumbling", 10 * S, wrong_window)
+    expected_tables(con, config, STACK_RULES)
+    # A bounded job ends with W = +inf: every window is final.
+    assert rows(con, "pageview_tumbling") == [
+        (0, 10 * S, "Homepage", 4, 1, True),
+        (10 * S, 20 * S, "Homepage", 1, 1, True),
+    ]
+    assert late(con, "pageview_tumbling") == sorted(((0, seq) for seq in allowed), key=repr)
+    # Views that nothing reported late count every page view.
+    assert sum(int(str(row[3])) for row in rows(con, "pageview_session")) == 7
+
+
+def test_stack_rules_drop_a_user_version_older_than_one_before_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # L = 0, country 10 s. Flink's versioned view keeps a version only if it is not older than
+    # the user's current one; cleaned_users still takes the latest by updated_at.
+    #
+    #   #0 user 1 DE @2 s
+    #   #1 user 1 GB @6 s
+    #   #2 user 1 FR @4 s     older than GB, which arrived before it: dropped by the join
+    #   #3 pv user 1 @5 s     as of 5 s: FR in the embedded engine, DE on the stack
+    config = WindowConfig(lateness_ms=0, country_ms=10 * S)
+    feed = StackFeed(con)
+    feed.upsert(1, 2 * S, "DE", 20)
+    feed.upsert(1, 6 * S, "GB", 60)
+    feed.upsert(1, 4 * S, "FR", 40)
+    feed.pv_after(None, 5 * S)
+    expected_tables(con, config, STACK_RULES)
+    assert rows(con, "pageview_country") == [(0, 10 * S, "DE", 1, 1, 20.0, True)]
+    assert [row[3] for row in rows(con, "cleaned_users")] == ["GB"]
+    expected_tables(con, config)
+    assert [row[2] for row in rows(con, "pageview_country")] == ["FR"]
 
 
 # --- brute-force cross-check ---------------------------------------------------------------

@@ -351,7 +351,7 @@ def test_readback_returns_every_event_and_user_change_as_input_lines(stack: Stac
 
     deadline = time.monotonic() + 60
     while True:
-        back = [orjson.loads(line) for line in readback.arrival_lines(stack)]
+        back = [orjson.loads(record.line) for record in readback.input_records(stack)]
         users_back = [normal(r) for r in back if r["type"] == "user" and r["user_id"] >= base_id]
         # CDC is asynchronous: wait until every user change is back (a delete's stamp adds one).
         if len(users_back) >= len(sent_users) or time.monotonic() > deadline:

@@ -9,11 +9,18 @@ Every `expected_<name>` table has the columns of the result table `<name>`, exce
 `expected_late_events`, which has (view, window_start, seq): the raw line of a late page view is
 not kept in raw_pageviews, so it cannot be recomputed.
 
+The stack's results are recomputed with the Flink job's rules instead (`StackRules`,
+docs/semantics.md sections 11 and 12): its watermark depends on how partitions interleave, so
+which records are late is taken from the job's own late rows, and each one is held to what its
+own partition allows; everything else is recomputed exactly.
+
 Only module constants (table and column names) are ever formatted into SQL; every number from the
 configuration is bound as a parameter.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 
@@ -39,6 +46,30 @@ _COUNTED_TYPES = {
     if table.windowing is not None
 }
 
+# The final watermark of a bounded Flink job: +inf, in ms that SQL can still add to.
+BOUNDED_JOB_FINAL_MS = 2**62
+
+
+@dataclass(frozen=True)
+class StackRules:
+    """The Flink job's rules, for `pageviews check --backend stack` on a finished replay.
+
+    - `bounds(seq, prior_max_ms)`: per page view and user session, the greatest event time that
+      moved the watermark before it in its Kafka partition (NULL: none). The job's watermark at
+      the record is at most `prior_max_ms - lateness`, whatever the other partitions did.
+    - `reported(view, start_ms, seq)`: the late rows the job wrote, by window start (a session
+      view: the event time) and the seq of the record.
+
+    A record is late where the job reported it late and its partition allows it: Flink calls a
+    window late at `end - 1 <= W`. A user version older than one of the same user that arrived
+    before it is dropped (the versioned view is a deduplication by `updated_at`), and a bounded
+    job ends with W = +inf: every page view is joined, every window final.
+    """
+
+    bounds: str
+    reported: str
+
+
 # Helper tables, dropped once the expected tables exist.
 _HELPER_TABLES = (
     "oracle_watermark",
@@ -49,22 +80,31 @@ _HELPER_TABLES = (
 )
 
 
-def expected_tables(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> dict[str, str]:
-    """Create a TEMP table `expected_<name>` per result table; return {name: temp table name}."""
+def expected_tables(
+    con: duckdb.DuckDBPyConnection, config: WindowConfig, stack: StackRules | None = None
+) -> dict[str, str]:
+    """Create a TEMP table `expected_<name>` per result table; return {name: temp table name}.
+
+    With `stack`, by the Flink job's rules (see StackRules); else by the embedded engine's."""
     con.execute("SET TimeZone='UTC'")
-    final_watermark_ms = _watermarks(con, config)
-    _usable_versions(con)
+    if stack is None:
+        final_watermark_ms = _watermarks(con, config)
+    else:
+        _stack_arrivals(con, config, stack)
+        final_watermark_ms = BOUNDED_JOB_FINAL_MS
+    _usable_versions(con, newest_first=stack is not None)
     _cleaned_users(con)
     for table in WINDOW_TABLES:
         windowing = _windowing(table)
         windower = windowing.windower(config)
+        late = _Lateness(table, stack)
         if windowing.joined_to_users:
             assert isinstance(windower, Hopping)
-            _country(con, table, windower, final_watermark_ms)
+            _country(con, late, windower, final_watermark_ms)
         elif isinstance(windower, Session):
-            _sessions(con, table, windowing, windower, final_watermark_ms)
+            _sessions(con, late, windowing, windower, final_watermark_ms)
         else:
-            _fixed_windows(con, table, windowing, windower, final_watermark_ms)
+            _fixed_windows(con, late, windowing, windower, final_watermark_ms)
     _late_events(con)
     for helper in _HELPER_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {helper}")
@@ -114,22 +154,79 @@ def _watermarks(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> int | N
     return None if row is None or row[0] is None else int(row[0])
 
 
-def _usable_versions(con: duckdb.DuckDBPyConnection) -> None:
+def _stack_arrivals(
+    con: duckdb.DuckDBPyConnection, config: WindowConfig, stack: StackRules
+) -> None:
+    """oracle_arrivals_<type> by the job's rule: W at a record is at most its partition's."""
+    for record_type in _COUNTED_TYPES.values():
+        time_column = _time_column(record_type)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE oracle_arrivals_{record_type.name} AS
+            SELECT r.* EXCLUDE ({time_column}), r.{time_column} AS event_ms,
+                   bound.prior_max_ms - $lateness_ms AS w_at_arrival_ms
+            FROM {record_type.table} AS r
+            JOIN {stack.bounds} AS bound USING (seq)
+            """,  # noqa: S608 -- names from the record model and the caller
+            {"lateness_ms": config.lateness_ms},
+        )
+
+
+class _Lateness:
+    """How one view decides that a record is late for a window (`threshold_sql`: the window's
+    end, or the event's time for a session view), as SQL over a row with `seq`, `w_at_arrival_ms`
+    and `reported` (see `reported_join`)."""
+
+    def __init__(self, table: ResultTable, stack: StackRules | None) -> None:
+        self.table = table
+        self.stack = stack
+
+    def condition(self, threshold_sql: str) -> str:
+        if self.stack is None:
+            return f"{threshold_sql} <= w_at_arrival_ms"
+        # Flink fires a window at end - 1; and only a reported record is late.
+        return f"coalesce({threshold_sql} - 1 <= w_at_arrival_ms AND reported, false)"
+
+    def reported_join(self, start_sql: str) -> str:
+        """A join that adds `reported`: whether the job reported (seq, window start) late."""
+        if self.stack is None:
+            return ""
+        # Names only: the caller's table, a catalogue name, a column expression of ours.
+        reported = f"SELECT DISTINCT seq, start_ms AS reported_start, true AS reported FROM {self.stack.reported} WHERE view = '{self.table.name}'"  # noqa: S608, E501
+        return (
+            f"LEFT JOIN ({reported}) AS report "
+            f"ON report.seq = r.seq AND report.reported_start = {start_sql}"
+        )
+
+
+def _usable_versions(con: duckdb.DuckDBPyConnection, newest_first: bool) -> None:
     """oracle_usable_versions: the user versions that count, deletes and complete upserts.
 
     Incomplete upserts (any NULL among age, gender, country, subscription) are ignored, as the
-    reference system's `WHERE ... NOT NULL` before `LATEST_BY_OFFSET` does.
+    reference system's `WHERE ... NOT NULL` before `LATEST_BY_OFFSET` does. `joinable` says
+    whether the country join may use a version: with `newest_first` (the stack) only if no
+    usable version of the user with a later `updated_at` arrived before it.
     """
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE oracle_usable_versions AS
-        SELECT seq, op, user_id, age, gender, country, subscription, updated_ms
-        FROM raw_users
-        WHERE op = 'delete'
-           OR (age IS NOT NULL AND gender IS NOT NULL AND country IS NOT NULL
-               AND subscription IS NOT NULL)
-        """
+        WITH usable AS (
+            SELECT seq, op, user_id, age, gender, country, subscription, updated_ms
+            FROM raw_users
+            WHERE op = 'delete'
+               OR (age IS NOT NULL AND gender IS NOT NULL AND country IS NOT NULL
+                   AND subscription IS NOT NULL)
+        )
+        SELECT *, {_NEWEST_FIRST if newest_first else "true"} AS joinable
+        FROM usable
+        WINDOW earlier AS (
+            PARTITION BY user_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        """  # noqa: S608 -- one of two constant expressions
     )
+
+
+# On the stack, a version older than one of its user that arrived before it is dropped.
+_NEWEST_FIRST = "coalesce(updated_ms >= max(updated_ms) OVER earlier, true)"
 
 
 def _cleaned_users(con: duckdb.DuckDBPyConnection) -> None:
@@ -180,7 +277,11 @@ _BOUNDS = {
 
 
 def _assign_fixed_windows(
-    con: duckdb.DuckDBPyConnection, records: RecordType, key_sql: str, windower: Hopping
+    con: duckdb.DuckDBPyConnection,
+    late: _Lateness,
+    records: RecordType,
+    key_sql: str,
+    windower: Hopping,
 ) -> None:
     """oracle_assigned: one row per (record, epoch-aligned window it falls in), with lateness.
 
@@ -198,10 +299,11 @@ def _assign_fixed_windows(
             FROM oracle_arrivals_{records.name} AS r
             CROSS JOIN range($hops) AS hop
         )
-        SELECT *, start_ms + $size_ms AS end_ms,
+        SELECT r.*, start_ms + $size_ms AS end_ms,
                -- Late: this window had already closed (end <= W) when the record arrived.
-               start_ms + $size_ms <= w_at_arrival_ms AS is_late
-        FROM windows
+               {late.condition("start_ms + $size_ms")} AS is_late
+        FROM windows AS r
+        {late.reported_join("r.start_ms")}
         """,  # noqa: S608 -- names from the catalogue
         {
             "step_ms": windower.step_ms,
@@ -226,13 +328,14 @@ def _late_rows_of_assigned(con: duckdb.DuckDBPyConnection, table: ResultTable) -
 
 def _fixed_windows(
     con: duckdb.DuckDBPyConnection,
-    table: ResultTable,
+    late: _Lateness,
     windowing: Windowing,
     windower: Hopping,
     final_watermark_ms: int | None,
 ) -> None:
     """expected_<table> for tumbling and hopping windows keyed by a field of the records."""
-    _assign_fixed_windows(con, windowing.records, f"r.{windowing.key_field}", windower)
+    table = late.table
+    _assign_fixed_windows(con, late, windowing.records, f"r.{windowing.key_field}", windower)
     select = _select_list(
         table,
         {
@@ -257,13 +360,22 @@ def _fixed_windows(
 
 def _sessions(
     con: duckdb.DuckDBPyConnection,
-    table: ResultTable,
+    late: _Lateness,
     windowing: Windowing,
     windower: Session,
     final_watermark_ms: int | None,
 ) -> None:
     """expected_<table> for session windows keyed by a field of the records."""
-    arrivals = f"oracle_arrivals_{windowing.records.name}"
+    table = late.table
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE oracle_session_arrivals AS
+        SELECT r.*, {late.condition("r.event_ms")} AS is_late
+        FROM oracle_arrivals_{windowing.records.name} AS r
+        {late.reported_join("r.event_ms")}
+        """  # noqa: S608 -- names from the catalogue
+    )
+    arrivals = "oracle_session_arrivals"
     select = _select_list(
         table,
         {
@@ -281,7 +393,7 @@ def _sessions(
         applied AS (
             SELECT seq, {windowing.key_field} AS session_key, user_id, event_ms
             FROM {arrivals}
-            WHERE event_ms > w_at_arrival_ms
+            WHERE NOT is_late
         ),
         -- Gaps-and-islands: an event opens a session when it is the first of its key or more
         -- than gap after the previous one (a gap of exactly `gap` keeps the session). seq breaks
@@ -316,7 +428,7 @@ def _sessions(
         CREATE OR REPLACE TEMP TABLE oracle_late_{table.name} AS
         SELECT $view AS view, make_timestamptz(event_ms * 1000) AS window_start, seq
         FROM {arrivals}
-        WHERE event_ms <= w_at_arrival_ms
+        WHERE is_late
         """,  # noqa: S608 -- names from the catalogue
         {"view": table.name},
     )
@@ -324,12 +436,13 @@ def _sessions(
 
 def _country(
     con: duckdb.DuckDBPyConnection,
-    table: ResultTable,
+    late: _Lateness,
     windower: Hopping,
     final_watermark_ms: int | None,
 ) -> None:
     """expected_<table>: tumbling windows keyed by the country of the user as of t."""
-    _assign_fixed_windows(con, _windowing(table).records, "NULL", windower)
+    table = late.table
+    _assign_fixed_windows(con, late, _windowing(table).records, "NULL", windower)
     _late_rows_of_assigned(con, table)
     select = _select_list(
         table,
@@ -350,21 +463,7 @@ def _country(
             FROM oracle_assigned
             WHERE NOT is_late
         ),
-        -- W never decreases, so the first seq with W >= t is the first seq of the smallest
-        -- watermark value >= t.
-        watermark_steps AS (
-            SELECT w_ms, min(seq) AS first_seq
-            FROM oracle_watermark
-            GROUP BY w_ms
-        ),
-        -- Release seq: the page view's own seq if W had already reached t on arrival, else the
-        -- first later seq that brings W to t. A page view that W never reaches has no match and
-        -- drops out here: it is still waiting and counts nowhere.
-        released AS (
-            SELECT pv.*, greatest(pv.seq, step.first_seq) AS release_seq
-            FROM on_time AS pv
-            ASOF JOIN watermark_steps AS step ON pv.event_ms <= step.w_ms
-        ),
+        {_RELEASED_ON_STACK if late.stack else _RELEASED}
         -- The user as of t: among the usable versions valid at t (updated_ms <= t) that had
         -- arrived by the release, the greatest (updated_ms, seq).
         user_as_of AS (
@@ -373,6 +472,7 @@ def _country(
             JOIN oracle_usable_versions AS version
               ON version.user_id = pv.user_id
              AND version.seq <= pv.release_seq
+             AND version.joinable
              AND version.updated_ms <= pv.event_ms
             GROUP BY pv.seq
         ),
@@ -393,6 +493,33 @@ def _country(
         """,  # noqa: S608 -- names from the catalogue
         {"final_watermark_ms": final_watermark_ms, "unknown_country": UNKNOWN_COUNTRY},
     )
+
+
+# `released`: each page view with the last seq of the versions it may see.
+_RELEASED = """
+        -- W never decreases, so the first seq with W >= t is the first seq of the smallest
+        -- watermark value >= t.
+        watermark_steps AS (
+            SELECT w_ms, min(seq) AS first_seq
+            FROM oracle_watermark
+            GROUP BY w_ms
+        ),
+        -- Release seq: the page view's own seq if W had already reached t on arrival, else the
+        -- first later seq that brings W to t. A page view that W never reaches has no match and
+        -- drops out here: it is still waiting and counts nowhere.
+        released AS (
+            SELECT pv.*, greatest(pv.seq, step.first_seq) AS release_seq
+            FROM on_time AS pv
+            ASOF JOIN watermark_steps AS step ON pv.event_ms <= step.w_ms
+        ),"""
+# A bounded job's W ends at +inf: every page view is joined, with the versions of the whole
+# topic (a version that reached Kafka after W passed t would be missed: not so in a replay,
+# whose user changes are all in Kafka before the job starts).
+_RELEASED_ON_STACK = """
+        released AS (
+            SELECT pv.*, 9223372036854775807 AS release_seq
+            FROM on_time AS pv
+        ),"""
 
 
 def _late_events(con: duckdb.DuckDBPyConnection) -> None:

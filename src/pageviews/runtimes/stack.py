@@ -80,15 +80,16 @@ class StackRuntime(Runtime):
 
     def check(self, say: Say) -> CheckReport:
         """The oracle over the raw events read back from Kafka, against Pinot's tables."""
-        from pageviews.check.served import check_served
-        from pageviews.stack.readback import arrival_lines
-        from pageviews.stack.run import recorded_windows
+        from pageviews.check.served import check_stack
+        from pageviews.stack.pinot_sync import pinot_store
+        from pageviews.stack.readback import input_records
+        from pageviews.stack.run import finished_replay_windows
 
-        windows = recorded_windows(self.config)
-        lines = arrival_lines(self.config)
-        say(f"pageviews: read {len(lines):,} raw records back from Kafka")
+        windows = finished_replay_windows(self.config)
+        records = input_records(self.config)
+        say(f"pageviews: read {len(records):,} raw records back from Kafka")
         with tempfile.TemporaryDirectory(prefix="pageviews-check-") as tmp:
-            text, ok = check_served(lines, self.store(), windows, Path(tmp))
+            text, ok = check_stack(records, pinot_store(self.config), windows, Path(tmp))
         return CheckReport(text, ok)
 
     def store(self) -> Store:

@@ -11,12 +11,12 @@ topic, where each change is turned back into a user record:
 A delete's `before` carries the delete's own time: the writer stamps it first (see
 produce.STAMP_SQL).
 
-Kafka has no order across partitions and topics; see arrival_lines for the order used.
+Kafka has no order across partitions and topics; see input_records for the order used.
 """
 
 from __future__ import annotations
 
-import bisect
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from pageviews.errors import ServiceError, ServiceTimeout
+from pageviews.model.records import MAX_AHEAD_OF_WALL_CLOCK_MS, PAGEVIEW, USERSESSION, RecordType
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import POSITION_HEADER
 from pageviews.validation.record import timestamp_ms
@@ -94,6 +95,24 @@ def read_topic(config: StackConfig, topic: str, timeout_s: float = 60.0) -> Iter
         consumer.close()
 
 
+def record_count(config: StackConfig, topic: str, timeout_s: float = 30.0) -> int:
+    """How many records `topic` holds now (0 if it does not exist yet)."""
+    consumer = Consumer({"bootstrap.servers": config.bootstrap, "group.id": "pageviews-count"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return 0
+        total = 0
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout_s
+            )
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
 def event_line(record_type: str, value: bytes) -> str | None:
     """A page view or user session as an input line (the topic's value lacks `type`)."""
     try:
@@ -139,51 +158,61 @@ def _position(headers: Any) -> tuple[int, int] | None:
     return None
 
 
-def _event_ms(line: str) -> int:
-    """The event time of an event line; invalid ones never lead (they move no watermark)."""
-    record = orjson.loads(line)
-    for field in ("event_timestamp", "login_timestamp"):
-        if isinstance(record, dict) and field in record:
-            return timestamp_ms(record[field]) or -1
-    return -1
+def watermark_ms(value: bytes | None, record_type: RecordType, now_ms: int) -> int | None:
+    """The time by which a raw record moves the Flink job's watermark, or None if it moves it
+    not: as the job reads it (validation/flink.py `event_ms_in_range`), the record's event time
+    if it parses and is at most a day ahead of the clock, whatever its other fields hold."""
+    try:
+        record = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    ms = timestamp_ms(record.get(record_type.event_time))
+    return ms if ms is not None and ms <= now_ms + MAX_AHEAD_OF_WALL_CLOCK_MS else None
 
 
-def arrival_lines(config: StackConfig) -> list[str]:
-    """Every page view, user session and user change in the stack, as input lines.
+@dataclass(frozen=True)
+class InputRecord:
+    """One record of the stack's input as an input line, where it is in Kafka, and the greatest
+    watermark time among the records before it in its partition (None: none moved it yet)."""
 
-    Events come in input order (the position header), else in the order Kafka stamped them.
-    Users come through CDC, whose timestamps say little about when the change was written;
-    each change is placed just before the first event whose running-max event time reaches
-    its `updated_at`. So it is there before any page view it could join, and it moves the
-    watermark no earlier than the events around it would.
+    line: str
+    record_type: str
+    partition: int
+    offset: int
+    prior_max_ms: int | None
+
+
+def input_records(config: StackConfig) -> list[InputRecord]:
+    """Every user change, page view and user session in the stack, in that order, each topic
+    in (partition, offset) order.
+
+    The Flink job decides lateness per partition, so no order across partitions is needed:
+    `prior_max_ms` bounds the watermark a record met (docs/semantics.md, section 11). Records
+    that are no JSON object are left out: they count nowhere and move no watermark.
     """
     topics = config.topics
-    events: list[tuple[tuple[int, ...], str]] = []
-    for topic, record_type in ((topics.pageviews, "pageview"), (topics.sessions, "usersession")):
-        for record in read_topic(config, topic):
-            line = None if record.value is None else event_line(record_type, record.value)
-            if line is None:
-                continue
-            if record.position is not None:
-                order: tuple[int, ...] = (0, *record.position)
-            else:
-                order = (1, record.timestamp_ms, record.partition, record.offset)
-            events.append((order, line))
-    events.sort()
-    running_max: list[int] = []
-    newest = -1
-    for _, line in events:
-        newest = max(newest, _event_ms(line))
-        running_max.append(newest)
-    placed: list[tuple[int, int, int, int, str]] = [
-        (index, 1, 0, 0, line) for index, (_, line) in enumerate(events)
+    records = [
+        InputRecord(line, "user", record.partition, record.offset, None)
+        for record in _in_partition_order(read_topic(config, topics.users))
+        if (line := user_line(record.value)) is not None
     ]
-    for record in read_topic(config, topics.users):
-        line = user_line(record.value)
-        if line is None:
-            continue
-        updated_ms = timestamp_ms(orjson.loads(line)["updated_at"]) or -1
-        index = bisect.bisect_left(running_max, updated_ms)
-        placed.append((index, 0, record.partition, record.offset, line))
-    placed.sort()
-    return [entry[-1] for entry in placed]
+    now_ms = int(time.time() * 1000)
+    for topic, record_type in ((topics.pageviews, PAGEVIEW), (topics.sessions, USERSESSION)):
+        prior_max: dict[int, int] = {}
+        for record in _in_partition_order(read_topic(config, topic)):
+            line = None if record.value is None else event_line(record_type.name, record.value)
+            if line is not None:
+                before = prior_max.get(record.partition)
+                records.append(
+                    InputRecord(line, record_type.name, record.partition, record.offset, before)
+                )
+            ms = watermark_ms(record.value, record_type, now_ms)
+            if ms is not None:
+                prior_max[record.partition] = max(ms, prior_max.get(record.partition, ms))
+    return records
+
+
+def _in_partition_order(records: Iterator[KafkaRecord]) -> list[KafkaRecord]:
+    return sorted(records, key=lambda record: (record.partition, record.offset))

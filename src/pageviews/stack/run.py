@@ -26,7 +26,7 @@ from pageviews.config import WindowConfig
 from pageviews.errors import ServiceTimeout, UsageError
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.sources.inputs import InputSpec
-from pageviews.stack import flink_job, pinot_sync
+from pageviews.stack import flink_job, pinot_sync, readback
 from pageviews.stack.config import StackConfig
 from pageviews.stack.produce import GenerateStats, UserWriter, write_lines
 from pageviews.stack.readback import read_topic
@@ -54,9 +54,19 @@ class StackRunReport:
     served_rows: dict[str, int]
 
 
-def record_job(config: StackConfig, job_id: str, windows: WindowConfig, bounded: bool) -> None:
+def record_job(
+    config: StackConfig,
+    job_id: str,
+    windows: WindowConfig,
+    bounded: bool,
+    served: bool = False,
+    earlier_input: bool = False,
+) -> None:
+    """Keep the job's settings. `served`: a replay that finished, whose every row Pinot holds;
+    `earlier_input`: the topics held input of earlier runs when this one began."""
     path = config.stack_dir / JOB_FILE
-    path.write_text(json.dumps({"job_id": job_id, "windows": asdict(windows), "bounded": bounded}))
+    job = {"job_id": job_id, "windows": asdict(windows), "bounded": bounded, "served": served}
+    path.write_text(json.dumps(job | {"earlier_input": earlier_input}))
 
 
 def recorded_job(config: StackConfig) -> dict[str, Any] | None:
@@ -64,12 +74,35 @@ def recorded_job(config: StackConfig) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def recorded_windows(config: StackConfig) -> WindowConfig:
+def finished_replay_windows(config: StackConfig) -> WindowConfig:
+    """The window settings of the last job, which must be a replay that finished.
+
+    `check` recomputes a replay's results: a bounded job ends with W = +inf, so every window is
+    final and every page view joined. A live job's open windows and waiting page views depend
+    on when its watermark moved, which Kafka does not keep.
+    """
     job = recorded_job(config)
     if job is None:
         raise UsageError(
             f"no Flink job was submitted from {config.stack_dir} yet; "
-            "run `pageviews run --backend stack` first"
+            "run `pageviews run --backend stack --events N` first"
+        )
+    if not job["bounded"]:
+        raise UsageError(
+            f"the last Flink job ({job['job_id']}) is live, and check needs a finished replay: "
+            "cancel it (`pageviews stack job cancel`), then run "
+            "`pageviews run --backend stack --events N` (or --input FILE)"
+        )
+    if not job.get("served"):
+        raise UsageError(
+            f"the replay job {job['job_id']} did not finish, or Pinot had not caught up with "
+            "it: run the replay again"
+        )
+    if job.get("earlier_input"):
+        raise UsageError(
+            "the last replay ran over topics that held earlier input, so Pinot mixes its late "
+            "rows and sessions with an earlier job's; check needs a stack with one replay: "
+            "`pageviews stack up --stack-dir NEW_DIR`, then replay with the same --stack-dir"
         )
     return WindowConfig(**job["windows"])
 
@@ -149,6 +182,8 @@ def run_on_stack(
         stats = write_lines(config, input_lines(spec), rate, progress, should_stop)
         say(f"flink: live job {job_id} keeps running; stop it with `pageviews stack job cancel`")
         return StackRunReport(job_id, False, stats, {})
+    event_topics = (config.topics.pageviews, config.topics.sessions)
+    earlier_input = any(readback.record_count(config, topic) for topic in event_topics)
     stats = write_lines(config, input_lines(spec), rate, progress, should_stop)
     if should_stop():
         raise UsageError("stopped before the input was written; nothing was submitted to Flink")
@@ -160,4 +195,5 @@ def run_on_stack(
     flink_job.wait_finished(config, job_id, timeout_s=3600)
     say("flink: job finished; waiting until Pinot holds every result row")
     served = pinot_sync.wait_caught_up(config)
+    record_job(config, job_id, windows, bounded=True, served=True, earlier_input=earlier_input)
     return StackRunReport(job_id, True, stats, served)

@@ -72,20 +72,27 @@ class PinotSnapshotStore:
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
         for table in RESULT_TABLES:
-            con.execute(result_table_ddl(table))
-            self._copy(con, table)
+            copy_table(self.pinot, con, table)
         con.execute(STATUS_VIEW.format(gap_ms=self.user_session_gap_ms))
         con.execute("SET enable_external_access = false")
         if self._con is not None:
             self._con.close()
         self._con, self._taken = con, time.monotonic()
 
-    def _copy(self, con: duckdb.DuckDBPyConnection, table: ResultTable) -> None:
+
+def copy_table(
+    pinot: PinotStore, con: duckdb.DuckDBPyConnection, table: ResultTable, schema: str = "main"
+) -> None:
+    """Create `<schema>.<table>` as the embedded runtime has it, and fill it from Pinot."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(f"USE {schema}")
+    try:
+        con.execute(result_table_ddl(table))
         stack_columns = table.columns_of(STACK)
         names = [c.name for c in stack_columns]
         where = " WHERE deleted = false" if table.name == "cleaned_users" else ""
         sql = f"SELECT {', '.join(names)} FROM {table.name}{where} LIMIT {MAX_ROWS}"  # noqa: S608 - catalogue names
-        result = self.pinot.query(sql)
+        result = pinot.query(sql)
         if len(result.rows) >= MAX_ROWS:
             raise StoreError(f"{table.name} has {MAX_ROWS:,}+ rows in Pinot: too many to copy")
         columns = list(zip(*result.rows, strict=True)) if result.rows else [() for _ in names]
@@ -99,6 +106,8 @@ class PinotSnapshotStore:
         select = _select_list(table)
         con.execute(f"INSERT INTO {table.name} BY NAME SELECT {select} FROM pinot_rows")  # noqa: S608
         con.unregister("pinot_rows")
+    finally:
+        con.execute("USE main")
 
 
 def _select_list(table: ResultTable) -> str:

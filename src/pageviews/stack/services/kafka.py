@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -158,20 +160,8 @@ def ensure_topics(config: StackConfig, topics: Topics | None = None) -> list[str
     """
     topics = topics or config.topics
     client = admin(config)
-    metadata = client.list_topics(timeout=10).topics
-    existing = set(metadata)
     rf = min(topics.replication, len(config.broker_ports))
-    for name in topics.all():
-        if name not in metadata:
-            continue
-        partitions = metadata[name].partitions
-        replicas = min((len(p.replicas) for p in partitions.values()), default=0)
-        if len(partitions) != topics.partitions or replicas < rf:
-            raise ServiceError(
-                f"topic {name} exists with {len(partitions)} partitions and replication "
-                f"{replicas}; pageviews needs {topics.partitions} and {rf}. Delete it, or "
-                "point PAGEVIEWS_TOPIC_* at another name."
-            )
+    existing = set(client.list_topics(timeout=10).topics)
     new = [
         NewTopic(
             name,
@@ -188,6 +178,27 @@ def ensure_topics(config: StackConfig, topics: Topics | None = None) -> list[str
             future.result()
             created.append(name)
         except KafkaException as error:
+            # The broker we listed from may not have seen a topic that another broker had.
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+    for name in set(topics.all()) - set(created):
+        _check_layout(client, name, topics.partitions, rf)
     return created
+
+
+def _check_layout(client: AdminClient, name: str, partitions_needed: int, rf: int) -> None:
+    partitions: dict[int, Any] = {}
+    # Metadata reaches each broker a moment after creation: ask until it lists partitions.
+    for _ in range(50):
+        topic = client.list_topics(topic=name, timeout=10).topics.get(name)
+        if topic is not None and topic.error is None and topic.partitions:
+            partitions = topic.partitions
+            break
+        time.sleep(0.1)
+    replicas = min((len(p.replicas) for p in partitions.values()), default=0)
+    if len(partitions) != partitions_needed or replicas < rf:
+        raise ServiceError(
+            f"topic {name} exists with {len(partitions)} partitions and replication "
+            f"{replicas}; pageviews needs {partitions_needed} and {rf}. Delete it, or "
+            "point PAGEVIEWS_TOPIC_* at another name."
+        )
