@@ -169,6 +169,7 @@ def test_settings_out_of_range_are_one_clean_line(
 
 class _BuggyStore:
     description = "a store with a bug"
+    dialect = "duckdb"
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         raise ValueError("a bug, not the user's doing")

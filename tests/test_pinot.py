@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 from confluent_kafka import Producer
@@ -23,8 +24,10 @@ from pageviews.model.results import RESULT_TABLES
 from pageviews.stack import pinot_tables
 from pageviews.stack.config import HOST, StackConfig
 from pageviews.stack.services import manager, pinot
-from pageviews.store.pinot_snapshot import PinotSnapshotStore
+from pageviews.store.base import DUCKDB, QueryResult
+from pageviews.store.pinot_copy import copy_table
 from pageviews.store.pinot_store import PinotStore, render
+from pageviews.store.readonly import run_read_only
 from stack_helpers import running_stack
 
 pytestmark = pytest.mark.timeout(1200)
@@ -204,8 +207,15 @@ def test_store_returns_typed_rows_and_clear_errors(stack: StackConfig, store: Pi
 
     with pytest.raises(StoreError, match="Unknown columnName"):
         store.query("SELECT no_such_column FROM pageview_country")
+    # A string is one literal, its quotes doubled: it cannot end the literal early.
+    injected = store.query(
+        "SELECT count(*) FROM pageview_country WHERE country = ?", ["x' OR '1'='1"]
+    )
+    assert (
+        injected.rows[0][0] == 0 < store.query("SELECT count(*) FROM pageview_country").rows[0][0]
+    )
     with pytest.raises(StoreError, match="cannot be passed safely"):
-        store.query("SELECT count(*) FROM pageview_country WHERE country = ?", ["x' OR '1'='1"])
+        store.query("SELECT count(*) FROM pageview_country WHERE country = ?", ["a\nb"])
     free_port = stack.pinot.broker_port - 1
     with pytest.raises(StoreError, match="did not answer"):
         PinotStore(f"http://{HOST}:{free_port}", timeout_s=2).query("SELECT 1")
@@ -223,9 +233,29 @@ def test_store_renders_only_typed_values() -> None:
         render("SELECT ?, ?", [1])
     with pytest.raises(StoreError, match="cannot be passed"):
         render("SELECT ?", [float("nan")])
+    assert render("SELECT ? AS s", ["it's ?"]) == "SELECT 'it''s ?' AS s"
+    for control in ("\n", "\x00", "\x7f"):
+        with pytest.raises(StoreError, match="cannot be passed"):
+            render("SELECT ?", [f"a{control}"])
 
 
-def test_dashboard_queries_run_on_a_snapshot(stack: StackConfig, store: PinotStore) -> None:
+class _DuckDBCopy:
+    """Pinot's tables copied into DuckDB, answering the dashboard's DuckDB SQL."""
+
+    description = "a DuckDB copy of Pinot's tables"
+    dialect = DUCKDB
+
+    def __init__(self, pinot: PinotStore) -> None:
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        for table in RESULT_TABLES:
+            copy_table(pinot, self.con, table)
+
+    def query(self, sql: str, params: Any = ()) -> QueryResult:
+        return run_read_only(self.con, sql, params)
+
+
+def test_dashboard_queries_run_on_pinot(stack: StackConfig, store: PinotStore) -> None:
     # Windows later than any other test's, so they are the dashboard's "last complete" ones.
     first = BASE_MS + 365 * 24 * 60 * MINUTE_MS
     second = first + MINUTE_MS
@@ -252,25 +282,27 @@ def test_dashboard_queries_run_on_a_snapshot(stack: StackConfig, store: PinotSto
             (deleted, orjson.dumps(deleted | user_row | {"updated_at": second, "deleted": True})),
         ],
     )
-    snapshot = PinotSnapshotStore(store, max_age_s=0)
+    pinot = PinotStore(store.broker_url, store.controller_url, datetimes=True)
 
     def tiles() -> list[queries.Kpi]:
-        return queries.kpis(snapshot)
+        return queries.kpis(pinot)
 
     kpis = _wait_for(tiles, lambda k: bool(k) and k[0].value == 32)
     assert kpis[0].value == 32 and kpis[0].delta == 32 - 15
     assert kpis[2].value == "Search" and kpis[2].delta == 20 - 5
     users = _wait_for(
         lambda: (
-            snapshot.query(
-                "SELECT user_id, age FROM cleaned_users WHERE user_id IN (?, ?)", [424242, 434343]
+            pinot.query(
+                "SELECT user_id, age FROM cleaned_users "
+                "WHERE user_id IN (?, ?) AND deleted = false",
+                [424242, 434343],
             ).rows
         ),
         lambda rows: rows == [(424242, None)],
     )
-    assert users == [(424242, None)]  # the deleted user is left out
+    assert users == [(424242, None)]  # the deleted user is flagged
     since = datetime.fromtimestamp(first / 1000, UTC)
-    rows = queries.window_rows(snapshot, "pageview_tumbling", since)
+    rows = queries.window_rows(pinot, "pageview_tumbling", since)
     assert [(r["key"], r["pageview_count"]) for r in rows] == [
         ("Homepage", 10),
         ("Search", 5),
@@ -278,10 +310,21 @@ def test_dashboard_queries_run_on_a_snapshot(stack: StackConfig, store: PinotSto
         ("Search", 20),
     ]
     assert rows[0]["window_start"] == since
-    assert queries.status(snapshot).watermark_at == datetime.fromtimestamp(
-        (second + MINUTE_MS) / 1000, UTC
-    )
-    assert set(queries.health_counts(snapshot)) == {"late_events", "dead_letters"}
+    status = queries.status(pinot)
+    assert status.watermark_at == datetime.fromtimestamp((second + MINUTE_MS) / 1000, UTC)
+    assert status.newest_event_at == datetime.fromtimestamp(second / 1000, UTC)
+
+    # Each query gives on Pinot what its DuckDB form gives over a copy of the same rows.
+    copy = _DuckDBCopy(store)
+    since = queries.chart_start(status, hours=24 * 400)
+    assert queries.kpis(pinot) == queries.kpis(copy)
+    for table in queries.CHARTED_TABLES:
+        assert queries.window_rows(pinot, table, since) == queries.window_rows(copy, table, since)
+    gap_s = status.user_session_gap_s
+    sessions = queries.user_session_rows(pinot, since, gap_s, limit=50)
+    assert sessions == queries.user_session_rows(copy, since, gap_s, limit=50)
+    assert queries.health_counts(pinot) == queries.health_counts(copy)
+    assert queries.refresh(pinot, hours=2.0) is not None
 
 
 def test_down_up_keeps_tables_and_rows(stack: StackConfig, store: PinotStore) -> None:

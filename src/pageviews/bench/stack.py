@@ -129,6 +129,7 @@ def _flow_figures(
     lines = min(events, FLINK_BENCH_LINES)
     _say(f"Flink job throughput on {lines:,} generated lines, and the embedded engine")
     report["flink_throughput"] = bench_flow.flink_throughput(config, lines, windows, _say)
+    bench_flow.fill_user_sessions(config, bench_flow.DASHBOARD_BENCH_ROWS, _say)
     _say("Pinot latency of the dashboard's queries")
     report["dashboard_queries"] = bench_flow.dashboard_latency(config)
     _say(f"producing {events:,} page views")

@@ -139,17 +139,7 @@ def _watermarks(con: duckdb.DuckDBPyConnection, config: WindowConfig) -> int | N
         {"lateness_ms": config.lateness_ms},
     )
     # Lateness is decided once, against W just after the record's own arrival.
-    for record_type in _COUNTED_TYPES.values():
-        time_column = _time_column(record_type)
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE oracle_arrivals_{record_type.name} AS
-            SELECT r.* EXCLUDE ({time_column}), r.{time_column} AS event_ms,
-                   wm.w_ms AS w_at_arrival_ms
-            FROM {record_type.table} AS r
-            JOIN oracle_watermark AS wm USING (seq)
-            """  # noqa: S608 -- names from the record model
-        )
+    _arrivals(con, "oracle_watermark", "wm.w_ms", {})
     row = con.execute("SELECT max(w_ms) FROM oracle_watermark").fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
@@ -158,17 +148,27 @@ def _stack_arrivals(
     con: duckdb.DuckDBPyConnection, config: WindowConfig, stack: StackRules
 ) -> None:
     """oracle_arrivals_<type> by the job's rule: W at a record is at most its partition's."""
+    _arrivals(
+        con, stack.bounds, "wm.prior_max_ms - $lateness_ms", {"lateness_ms": config.lateness_ms}
+    )
+
+
+def _arrivals(
+    con: duckdb.DuckDBPyConnection, watermarks: str, w_sql: str, params: dict[str, int]
+) -> None:
+    """oracle_arrivals_<type>: each counted record with its event time (event_ms) and W at its
+    arrival, `w_sql` over the table `watermarks` (as `wm`, joined by seq)."""
     for record_type in _COUNTED_TYPES.values():
         time_column = _time_column(record_type)
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE oracle_arrivals_{record_type.name} AS
             SELECT r.* EXCLUDE ({time_column}), r.{time_column} AS event_ms,
-                   bound.prior_max_ms - $lateness_ms AS w_at_arrival_ms
+                   {w_sql} AS w_at_arrival_ms
             FROM {record_type.table} AS r
-            JOIN {stack.bounds} AS bound USING (seq)
-            """,  # noqa: S608 -- names from the record model and the caller
-            {"lateness_ms": config.lateness_ms},
+            JOIN {watermarks} AS wm USING (seq)
+            """,  # noqa: S608 -- names from the record model and the callers
+            params,
         )
 
 

@@ -32,7 +32,7 @@ from pageviews.pipeline import RunOptions, run_pipeline
 from pageviews.sources.inputs import InputSpec
 from pageviews.stack.readback import InputRecord
 from pageviews.store.duckdb_store import connect
-from pageviews.store.pinot_snapshot import MAX_ROWS, copy_table
+from pageviews.store.pinot_copy import MAX_ROWS, copy_table
 from pageviews.store.pinot_store import PinotStore
 
 SERVED_SCHEMA = "served"

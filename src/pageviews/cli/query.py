@@ -14,17 +14,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "query",
         help="run read-only SQL over the result tables",
         description=(
-            "Run one read-only SQL statement: a single SELECT over these tables and views (on "
-            "the stack, Pinot holds the result tables only): "
+            "Run one read-only SQL statement: a single SELECT over these tables and views: "
             f"{', '.join(QUERYABLE)}. Times are TIMESTAMPTZ in UTC. A live run's endpoint "
             "answers only its owner (the token in <data dir>/endpoint.json) and stops a query "
-            "after $PAGEVIEWS_QUERY_TIMEOUT_S seconds (default 10)."
+            "after $PAGEVIEWS_QUERY_TIMEOUT_S seconds (default 10). With --backend stack, "
+            "Pinot's broker answers in Pinot's SQL (0.11: no joins or subqueries; times are "
+            "epoch ms, shown as UTC times; a selection without LIMIT returns 10 rows), over "
+            "the result tables only."
         ),
     )
     parser.add_argument("sql", help='for example "SELECT * FROM pageview_tumbling"')
     parser.add_argument("--format", choices=FORMATS, default="table")
     add_data_dir_option(parser)
-    add_backend_options(parser, "Pinot's tables, with the same SQL")
+    add_backend_options(parser, "Pinot's tables, in Pinot's SQL")
     parser.set_defaults(handler=command)
 
 

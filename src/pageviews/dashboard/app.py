@@ -44,17 +44,16 @@ def _clock(moment: datetime | None) -> str:
     return "none yet" if moment is None else f"{moment.astimezone(UTC):%H:%M:%S}"
 
 
-def _kpi_tiles(store: Store) -> None:
-    tiles = queries.kpis(store)
+def _kpi_tiles(tiles: list[queries.Kpi]) -> None:
     columns = st.columns(4)
     for column, tile in zip(columns, tiles, strict=False):
         value = f"{tile.value:,}" if isinstance(tile.value, int) else (tile.value or "none")
         column.metric(tile.label, value, delta=tile.delta, help=tile.help)
 
 
-def _health(store: Store, status: queries.Status) -> None:
+def _health(data: queries.Refresh) -> None:
     st.subheader("Health")
-    counts = queries.health_counts(store)
+    status, counts = data.status, data.health
     freshness = status.freshness_s(datetime.now(UTC))
     columns = st.columns(4)
     columns[0].metric(
@@ -71,16 +70,14 @@ def _health(store: Store, status: queries.Status) -> None:
     )
     columns[2].metric("Late events", f"{counts['late_events']:,}")
     columns[3].metric("Dead letters", f"{counts['dead_letters']:,}")
-    dead = queries.latest_dead_letters(store)
-    if dead:
+    if data.dead_letters:
         st.caption("Latest dead letters")
-        st.dataframe(dead, hide_index=True, width="stretch")
+        st.dataframe(data.dead_letters, hide_index=True, width="stretch")
 
 
-def _charts(store: Store, status: queries.Status, hours: float) -> None:
-    since = queries.chart_start(status, hours)
+def _charts(data: queries.Refresh) -> None:
     st.subheader("By country")
-    country = queries.window_rows(store, "pageview_country", since)
+    country = data.windows["pageview_country"]
     left, right = st.columns(2)
     left.altair_chart(
         charts.windows_over_time(country, "pageview_count", "page views", "country"),
@@ -107,23 +104,18 @@ def _charts(store: Store, status: queries.Status, hours: float) -> None:
     ):
         column.caption(title)
         column.altair_chart(
-            charts.windows_over_time(
-                queries.window_rows(store, table, since), "pageview_count", "page views", "source"
-            ),
+            charts.windows_over_time(data.windows[table], "pageview_count", "page views", "source"),
             width="stretch",
         )
     st.subheader("Logins by device")
     st.altair_chart(
         charts.windows_over_time(
-            queries.window_rows(store, "sessions_by_device", since),
-            "login_count",
-            "logins",
-            "device",
+            data.windows["sessions_by_device"], "login_count", "logins", "device"
         ),
         width="stretch",
     )
     st.subheader("Per-user sessions")
-    sessions = queries.user_session_rows(store, since, status.user_session_gap_s, limit=20_000)
+    sessions = data.user_sessions
     if sessions:
         left, right = st.columns(2)
         left.altair_chart(
@@ -142,22 +134,21 @@ def render(store: Store, hours: float) -> None:
     """Everything below the sidebar; re-run by the refresh fragment."""
     try:
         try:
-            status = queries.status(store)
-            empty = not queries.has_data(store)
+            data = queries.refresh(store, hours)
         except NoDataYet:
-            empty = True
-        if empty:
+            data = None
+        if data is None:
             st.info(
                 "No data yet. Start the pipeline with `pageviews run`; "
                 "this page fills in once the first page views are processed."
             )
             return
-        _kpi_tiles(store)
-        _charts(store, status, hours)
-        _health(store, status)
+        _kpi_tiles(data.kpis)
+        _charts(data)
+        _health(data)
         st.caption(
             f"Source: {store.description}. Updated {datetime.now(UTC):%H:%M:%S} UTC; "
-            f"{status.records_received:,} records received."
+            f"{data.status.records_received:,} records received."
         )
     except StoreError as error:
         st.warning(f"Cannot read the results right now: {error}")

@@ -1,18 +1,29 @@
 """The dashboard's questions, as pure functions over a Store. Every parameter is bound.
 
 Each function takes a Store (and parameters) and returns plain data, so the tests can check the
-numbers the dashboard shows without a browser.
+numbers the dashboard shows without a browser. The SQL runs as it is on DuckDB (the embedded
+runtime) and on Pinot (the stack), so that Pinot answers with aggregates, filters, ORDER BY and
+LIMIT of its own; the few differences are chosen by `store.dialect`:
+- the pipeline's status is a view in DuckDB, and two aggregates on Pinot (which knows no more);
+- a duration is `epoch(end) - epoch(start)` in DuckDB, a difference of epoch ms in Pinot;
+- arrival order is `seq` in DuckDB, the Kafka offset on the stack.
+Every selection has a LIMIT (Pinot's default is 10 rows).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pageviews.config import WindowConfig
 from pageviews.model.records import UNKNOWN_COUNTRY
 from pageviews.model.results import BY_NAME, Measure
-from pageviews.store.base import Store
+from pageviews.store.base import PINOT, Store
+
+# A window table's rows in the charts' time range: a few keys per window, far below this.
+MAX_WINDOW_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class Status:
 
 
 def status(store: Store) -> Status:
+    if store.dialect == PINOT:
+        return _pinot_status(store)
     rows = store.query("SELECT * FROM pipeline_status").records()
     if not rows:
         return Status(None, None, False, 0, 0.0)
@@ -52,6 +65,33 @@ def status(store: Store) -> Status:
     )
 
 
+def _pinot_status(store: Store) -> Status:
+    """What Pinot's tables tell: the newest window start is a lower bound of the newest event
+    time, and the newest final window's end one of the watermark. Input is never known to end,
+    and the received count is not in Pinot."""
+    newest = store.query("SELECT max(window_start) AS newest_event_at FROM pageview_tumbling")
+    final = store.query(
+        "SELECT max(window_end) AS watermark_at FROM pageview_tumbling WHERE is_final = true"
+    )
+    return Status(
+        newest_event_at=_time_or_none(newest.rows[0][0]),
+        watermark_at=_time_or_none(final.rows[0][0]),
+        input_ended=False,
+        records_received=0,
+        user_session_gap_s=WindowConfig().user_session_gap_ms / 1000,
+    )
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    """An aggregate over no rows is NULL in DuckDB, -Infinity in Pinot."""
+    return value if isinstance(value, datetime) else None
+
+
+def _count(value: Any) -> int:
+    """A sum over no rows is NULL in DuckDB, 0.0 in Pinot; Pinot's sums are doubles."""
+    return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
+
+
 def has_data(store: Store) -> bool:
     return bool(store.query("SELECT count(*) FROM pageview_tumbling").rows[0][0])
 
@@ -60,7 +100,7 @@ def _last_two_complete(store: Store, table: str, column: str, where: str = "") -
     """[(window_start, total), ...] for the two latest complete windows, newest first."""
     sql = (
         f"SELECT window_start, sum({column}) AS total FROM {table} "  # noqa: S608 - our names
-        f"WHERE is_final {where} GROUP BY window_start ORDER BY window_start DESC LIMIT 2"
+        f"WHERE is_final = true {where} GROUP BY window_start ORDER BY window_start DESC LIMIT 2"
     )
     return store.query(sql).rows
 
@@ -76,10 +116,10 @@ def _top(store: Store, table: str, key: str, window_start: datetime) -> tuple[st
 
 def _count_of(store: Store, table: str, key: str, value: str, window_start: datetime) -> int:
     sql = (
-        f"SELECT coalesce(sum(pageview_count), 0) FROM {table} "  # noqa: S608 - our names
+        f"SELECT sum(pageview_count) FROM {table} "  # noqa: S608 - our names
         f"WHERE window_start = ? AND {key} = ?"
     )
-    return int(store.query(sql, [window_start, value]).rows[0][0])
+    return _count(store.query(sql, [window_start, value]).rows[0][0])
 
 
 def kpis(store: Store) -> list[Kpi]:
@@ -92,18 +132,18 @@ def kpis(store: Store) -> list[Kpi]:
     previous_start = views[1][0] if len(views) > 1 else None
 
     def delta(rows: list[Any]) -> int | None:
-        return int(rows[0][1]) - int(rows[1][1]) if len(rows) > 1 else None
+        return _count(rows[0][1]) - _count(rows[1][1]) if len(rows) > 1 else None
 
     tiles = [
         Kpi(
             "Page views, last complete window",
-            int(views[0][1]),
+            _count(views[0][1]),
             delta(views),
             f"window starting {last_start:%Y-%m-%d %H:%M} UTC",
         ),
         Kpi(
             "Active users",
-            int(users[0][1]) if users else None,
+            _count(users[0][1]) if users else None,
             delta(users),
             "distinct users per country, summed, in the last complete window",
         ),
@@ -136,16 +176,24 @@ def window_rows(store: Store, table: str, since: datetime) -> list[dict[str, Any
     as `key`, its measures by their own names, and is_final."""
     result = BY_NAME[table]
     measures = [c.name for c in result.columns if c.measure in _CHARTED]
-    columns = ", ".join(["window_start", f"{result.key_column.name} AS key", *measures, "is_final"])
-    sql = f"SELECT {columns} FROM {table} WHERE window_start >= ? ORDER BY window_start, key"  # noqa: S608 - catalogue names
+    key = result.key_column.name
+    columns = ", ".join(["window_start", f"{key} AS key", *measures, "is_final"])
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE window_start >= ? "  # noqa: S608 - catalogue names
+        f"ORDER BY window_start, {key} LIMIT {MAX_WINDOW_ROWS}"
+    )
     return store.query(sql, [since]).records()
 
 
 def user_session_rows(store: Store, since: datetime, gap_s: float, limit: int) -> list[Any]:
     """(length in minutes, page views) of the latest complete per-user sessions."""
+    if store.dialect == PINOT:
+        seconds = "(window_end - window_start) / 1000.0"
+    else:
+        seconds = "epoch(window_end) - epoch(window_start)"
     sql = (
-        "SELECT (epoch(window_end) - epoch(window_start) - ?) / 60.0 AS length_min, "
-        "pageview_count FROM user_sessions WHERE is_final AND window_start >= ? "
+        f"SELECT ({seconds} - ?) / 60.0 AS length_min, "  # noqa: S608 - one of two constants
+        "pageview_count FROM user_sessions WHERE is_final = true AND window_start >= ? "
         "ORDER BY window_start DESC LIMIT ?"
     )
     return store.query(sql, [gap_s, since, limit]).records()
@@ -158,14 +206,55 @@ def health_counts(store: Store) -> dict[str, int]:
 
 
 def latest_dead_letters(store: Store, limit: int = 20) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT received_at, reason, left(raw, 200) AS raw FROM dead_letters "
-        "ORDER BY seq DESC LIMIT ?"
-    )
-    return store.query(sql, [limit]).records()
+    # Arrival order: seq in DuckDB; on the stack, the time Flink refused it, then its offset.
+    newest_first = "received_at DESC, event_offset DESC" if store.dialect == PINOT else "seq DESC"
+    sql = f"SELECT received_at, reason, raw FROM dead_letters ORDER BY {newest_first} LIMIT ?"  # noqa: S608
+    rows = store.query(sql, [limit]).records()
+    return [row | {"raw": row["raw"][:200]} for row in rows]
 
 
 def chart_start(status: Status, hours: float) -> datetime:
     """Charts show `hours` of event time up to the newest event (replays are in the past)."""
     newest = status.newest_event_at or datetime.now(UTC)
     return newest - timedelta(hours=hours)
+
+
+# The window tables with a chart, in page order.
+CHARTED_TABLES = (
+    "pageview_country",
+    "pageview_tumbling",
+    "pageview_hopping",
+    "pageview_session",
+    "sessions_by_device",
+)
+MAX_USER_SESSIONS = 20_000
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Everything one dashboard refresh shows."""
+
+    status: Status
+    kpis: list[Kpi]
+    windows: dict[str, list[dict[str, Any]]]  # CHARTED_TABLES' rows in the time range
+    user_sessions: list[Any]
+    health: dict[str, int]
+    dead_letters: list[dict[str, Any]]
+
+
+def refresh(store: Store, hours: float) -> Refresh | None:
+    """One refresh's queries (None: no page view counted yet). The bench times this too."""
+    current = status(store)
+    if not has_data(store):
+        return None
+    since = chart_start(current, hours)
+    return Refresh(
+        status=current,
+        kpis=kpis(store),
+        windows={table: window_rows(store, table, since) for table in CHARTED_TABLES},
+        user_sessions=user_session_rows(
+            store, since, current.user_session_gap_s, limit=MAX_USER_SESSIONS
+        ),
+        health=health_counts(store),
+        dead_letters=latest_dead_letters(store),
+    )

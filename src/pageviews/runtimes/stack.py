@@ -93,11 +93,10 @@ class StackRuntime(Runtime):
         return CheckReport(text, ok)
 
     def store(self) -> Store:
-        """Pinot's result tables, answering the embedded tables' SQL (a snapshot per query)."""
+        """Pinot's result tables, in Pinot's SQL, with times as datetimes."""
         from pageviews.stack.pinot_sync import pinot_store
-        from pageviews.store.pinot_snapshot import PinotSnapshotStore
 
-        return PinotSnapshotStore(pinot_store(self.config))
+        return pinot_store(self.config, datetimes=True)
 
     def dashboard_dir(self) -> Path:
         # The dashboard reads Pinot (see dashboard_env); the stack dir keeps its log.

@@ -17,10 +17,12 @@ from pageviews.stack.readback import read_topic
 from pageviews.store.pinot_store import PinotStore
 
 
-def pinot_store(config: StackConfig) -> PinotStore:
+def pinot_store(config: StackConfig, datetimes: bool = False) -> PinotStore:
+    """The stack's Pinot; `datetimes`: time columns as datetimes (see PinotStore)."""
     return PinotStore(
         f"http://{HOST}:{config.pinot.broker_port}",
         controller_url=f"http://{HOST}:{config.pinot.controller_port}",
+        datetimes=datetimes,
     )
 
 

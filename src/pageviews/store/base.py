@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+DUCKDB, PINOT = "duckdb", "pinot"
+
 
 @dataclass(frozen=True)
 class QueryResult:
@@ -26,5 +28,7 @@ class Store(Protocol):
 
     # Human-readable, for the dashboard's footer and error messages.
     description: str
+    # Whose SQL `query` takes: DUCKDB or PINOT.
+    dialect: str
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult: ...

@@ -11,7 +11,7 @@ from typing import Any
 from pageviews import http_client
 from pageviews.errors import HttpError, StoreError
 from pageviews.settings import PinotReaderSettings
-from pageviews.store.base import QueryResult, Store
+from pageviews.store.base import DUCKDB, QueryResult, Store
 from pageviews.store.duckdb_store import connect
 from pageviews.store.readonly import run_read_only
 from pageviews.store.server import ENDPOINT_FILE, query_timeout_s
@@ -27,6 +27,7 @@ class DuckDBFileStore:
     def __init__(self, data_dir: Path, timeout_s: float | None = None) -> None:
         self.data_dir = data_dir
         self.description = f"DuckDB file in {data_dir}"
+        self.dialect = DUCKDB
         self.timeout_s = query_timeout_s() if timeout_s is None else timeout_s
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
@@ -44,6 +45,7 @@ class HttpStore:
     def __init__(self, url: str, token: str, query_timeout_s: float = 10.0) -> None:
         self.url = url
         self.description = f"live pipeline at {url}"
+        self.dialect = DUCKDB
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout_s = query_timeout_s + TIMEOUT_MARGIN_S
 
@@ -104,12 +106,10 @@ def open_store(data_dir: Path) -> Store:
     runtime sets it), else the data dir's store (see open_data_dir_store)."""
     pinot = PinotReaderSettings()
     if pinot.broker_url:
-        # Imported here: only Pinot readers need it. The dashboard's SQL is DuckDB's, so
-        # Pinot's tables are read through a snapshot (see pinot_snapshot).
-        from pageviews.store.pinot_snapshot import PinotSnapshotStore
+        # Imported here: only Pinot readers need it.
         from pageviews.store.pinot_store import PinotStore
 
-        return PinotSnapshotStore(PinotStore(pinot.broker_url, pinot.controller_url))
+        return PinotStore(pinot.broker_url, pinot.controller_url, datetimes=True)
     return open_data_dir_store(data_dir)
 
 

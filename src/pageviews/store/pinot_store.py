@@ -1,22 +1,24 @@
-"""Read the result tables from Apache Pinot: its own SQL (PinotStore), or the dashboard's
-DuckDB SQL over a snapshot of Pinot's tables (PinotSnapshotStore).
+"""Read the result tables from Apache Pinot, in Pinot's own SQL, through its broker.
 
-Pinot has no bind parameters. PinotStore renders only values our code can vouch for: booleans,
-integers, finite floats, and aware datetimes (as epoch milliseconds, the tables' time unit).
-Strings and anything else are refused, so no caller's text is ever formatted into SQL.
+Pinot has no bind parameters. PinotStore renders only values it can write as literals that
+mean exactly that value: booleans, integers, finite floats, aware datetimes (as epoch
+milliseconds, the tables' time unit), and strings without control characters, quoted with
+their quotes doubled (the SQL standard's only escape; Pinot's parser knows no other).
+Anything else is refused.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pageviews import http_client
 from pageviews.errors import HttpError, StoreError
-from pageviews.model.results import DOUBLE, INT, RESULT_TABLES
-from pageviews.store.base import QueryResult
+from pageviews.model.results import DOUBLE, INT, MS, RESULT_TABLES
+from pageviews.store.base import PINOT, QueryResult
 
 TIMEOUT_S = 15.0
 
@@ -42,6 +44,11 @@ NULLABLE = {
     for c in t.columns
     if c.nullable and c.type in NULL_DEFAULTS
 }
+
+
+# Result columns that hold a point in time as epoch ms: the catalogue's, and names ending `_at`.
+TIME_COLUMNS = {c.name for t in RESULT_TABLES for c in t.columns if c.type == MS}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def render(sql: str, params: Sequence[Any]) -> str:
@@ -94,9 +101,12 @@ def literal(value: Any) -> str:
         if value.tzinfo is None:
             raise StoreError("a datetime parameter needs a time zone (Pinot stores UTC epoch ms)")
         return str(round(value.timestamp() * 1000))
+    if isinstance(value, str) and not _CONTROL.search(value):
+        return "'" + value.replace("'", "''") + "'"
     raise StoreError(
         f"Pinot has no bind parameters; a {type(value).__name__} parameter cannot be passed "
-        "safely (only booleans, integers, finite floats and aware datetimes)"
+        "safely (only booleans, integers, finite floats, aware datetimes and strings without "
+        "control characters)"
     )
 
 
@@ -104,12 +114,20 @@ class PinotStore:
     """Pinot SQL (0.11, single-stage engine) through the broker's POST /query/sql."""
 
     def __init__(
-        self, broker_url: str, controller_url: str | None = None, timeout_s: float = TIMEOUT_S
+        self,
+        broker_url: str,
+        controller_url: str | None = None,
+        timeout_s: float = TIMEOUT_S,
+        datetimes: bool = False,
     ) -> None:
+        """`datetimes`: give time columns (TIME_COLUMNS) as aware datetimes, as the embedded
+        stores do, for readers; else as Pinot's epoch ms."""
         self.broker_url = broker_url.rstrip("/")
         self.controller_url = controller_url.rstrip("/") if controller_url else None
         self.timeout_s = timeout_s
+        self.datetimes = datetimes
         self.description = f"Apache Pinot broker at {self.broker_url}"
+        self.dialect = PINOT
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         payload = self._call(f"{self.broker_url}/query/sql", {"sql": render(sql, params)})
@@ -127,9 +145,16 @@ class PinotStore:
         if table is None:
             return QueryResult([], [])
         names = list(table["dataSchema"]["columnNames"])
-        pinot_types = list(table["dataSchema"]["columnDataTypes"])
+        types = [_duckdb_type(t) for t in table["dataSchema"]["columnDataTypes"]]
         rows = [_typed_row(row, names) for row in table["rows"]]
-        return QueryResult(names, rows, [_duckdb_type(t) for t in pinot_types])
+        if self.datetimes:
+            times = [
+                i for i, name in enumerate(names) if name in TIME_COLUMNS or name.endswith("_at")
+            ]
+            rows = [_with_datetimes(row, times) for row in rows]
+            for i in times:
+                types[i] = "TIMESTAMP WITH TIME ZONE"
+        return QueryResult(names, rows, types)
 
     def describe(self, table: str) -> QueryResult:
         """(column_name, column_type, primary_key) from the table's schema on the controller.
@@ -189,6 +214,18 @@ def _duckdb_type(pinot_type: str) -> str:
     if pinot_type.endswith("_ARRAY"):
         return DUCKDB_TYPES.get(pinot_type.removesuffix("_ARRAY"), pinot_type) + "[]"
     return DUCKDB_TYPES.get(pinot_type, pinot_type)
+
+
+def _with_datetimes(row: tuple[Any, ...], times: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in times:
+        ms = values[i]
+        if isinstance(ms, float) and math.isfinite(ms):
+            ms = round(ms)  # Pinot's MIN and MAX answer doubles
+        if isinstance(ms, int) and not isinstance(ms, bool):
+            # Whole seconds, then the ms: no float rounding.
+            values[i] = datetime.fromtimestamp(ms // 1000, UTC) + timedelta(milliseconds=ms % 1000)
+    return tuple(values)
 
 
 def _typed_row(row: list[Any], names: list[str]) -> tuple[Any, ...]:
