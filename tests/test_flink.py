@@ -274,6 +274,24 @@ def test_bounded_job_matches_embedded_engine(
     assert any("'device' is" in r and "expected one of" in r for r in reasons)
 
 
+def test_the_same_job_again_runs_from_its_compiled_plan_with_the_same_results(
+    stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
+) -> None:
+    """A job submitted again (another consumer group) loads the plan that an earlier
+    submission compiled and kept, instead of planning again, and computes the same tables."""
+    _lines, expected, tag = dataset
+    group = f"again-{tag}"
+    plan = Path(flink_job.job_request(stack, WINDOWS, True, "pageviews", group)["plan_file"])
+    first = flink_job.submit_job(stack, WINDOWS, bounded=True, group_id=f"{group}-1")
+    assert flink_job.wait_finished(stack, first, timeout_s=900) == "FINISHED"
+    assert plan.exists()
+    kept = plan.stat().st_ino
+    again = flink_job.submit_job(stack, WINDOWS, bounded=True, group_id=f"{group}-2")
+    assert flink_job.wait_finished(stack, again, timeout_s=900) == "FINISHED"
+    assert plan.stat().st_ino == kept  # loaded; planning again would have replaced the file
+    _assert_same(expected, _flink_results(stack))
+
+
 def test_bounded_job_at_parallelism_2_matches_embedded_engine(
     stack: StackConfig, dataset: tuple[list[str], dict[str, set[Any]], str]
 ) -> None:

@@ -321,8 +321,8 @@ def test_dashboard_queries_run_on_pinot(stack: StackConfig, store: PinotStore) -
     for table in queries.CHARTED_TABLES:
         assert queries.window_rows(pinot, table, since) == queries.window_rows(copy, table, since)
     gap_s = status.user_session_gap_s
-    sessions = queries.user_session_rows(pinot, since, gap_s, limit=50)
-    assert sessions == queries.user_session_rows(copy, since, gap_s, limit=50)
+    sessions = queries.session_histograms(pinot, since, gap_s)
+    assert sessions == queries.session_histograms(copy, since, gap_s)
     assert queries.health_counts(pinot) == queries.health_counts(copy)
     assert queries.refresh(pinot, hours=2.0) is not None
 

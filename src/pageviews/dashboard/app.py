@@ -115,15 +115,15 @@ def _charts(data: queries.Refresh) -> None:
         width="stretch",
     )
     st.subheader("Per-user sessions")
-    sessions = data.user_sessions
-    if sessions:
+    sessions = data.sessions
+    if sessions.lengths:
         left, right = st.columns(2)
         left.altair_chart(
-            charts.histogram(sessions, "length_min", "session length (minutes)"),
+            charts.histogram(sessions.lengths, "minutes", "session length (whole minutes)"),
             width="stretch",
         )
         right.altair_chart(
-            charts.histogram(sessions, "pageview_count", "page views per session"),
+            charts.histogram(sessions.pageviews, "pageview_count", "page views per session"),
             width="stretch",
         )
     else:

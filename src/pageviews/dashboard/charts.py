@@ -50,14 +50,15 @@ def windows_over_time(
 
 
 def histogram(rows: list[dict[str, Any]], column: str, title: str, bins: int = 30) -> alt.Chart:
+    """Bars of `sessions` over `column`: rows the store already counted, binned further."""
     frame = pd.DataFrame(rows)
     chart: alt.Chart = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
             x=alt.X(f"{column}:Q", bin=alt.Bin(maxbins=bins), title=title),
-            y=alt.Y("count():Q", title="sessions"),
-            tooltip=[alt.Tooltip("count():Q", title="sessions")],
+            y=alt.Y("sum(sessions):Q", title="sessions"),
+            tooltip=[alt.Tooltip("sum(sessions):Q", title="sessions")],
         )
         .properties(height=220)
     )

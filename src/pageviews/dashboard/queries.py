@@ -185,18 +185,45 @@ def window_rows(store: Store, table: str, since: datetime) -> list[dict[str, Any
     return store.query(sql, [since]).records()
 
 
-def user_session_rows(store: Store, since: datetime, gap_s: float, limit: int) -> list[Any]:
-    """(length in minutes, page views) of the latest complete per-user sessions."""
+@dataclass(frozen=True)
+class SessionHistograms:
+    """Complete per-user sessions in the time range, counted per whole minute of length
+    (`minutes`) and per page-view count (`pageview_count`), as rows with `sessions`."""
+
+    lengths: list[dict[str, Any]]
+    pageviews: list[dict[str, Any]]
+
+
+# Histogram bins returned per query: far more than any chart draws.
+MAX_BINS = 10_000
+
+
+def session_histograms(store: Store, since: datetime, gap_s: float) -> SessionHistograms:
+    """Counted by the store (GROUP BY), so a refresh reads bins, not sessions."""
     if store.dialect == PINOT:
         seconds = "(window_end - window_start) / 1000.0"
     else:
         seconds = "epoch(window_end) - epoch(window_start)"
-    sql = (
-        f"SELECT ({seconds} - ?) / 60.0 AS length_min, "  # noqa: S608 - one of two constants
-        "pageview_count FROM user_sessions WHERE is_final = true AND window_start >= ? "
-        "ORDER BY window_start DESC LIMIT ?"
+    # A session's length is its span minus the gap that closed it.
+    minutes = f"floor(({seconds} - ?) / 60)"
+    complete = "FROM user_sessions WHERE is_final = true AND window_start >= ?"
+    lengths = store.query(
+        f"SELECT {minutes} AS minutes, count(*) AS sessions {complete} "  # noqa: S608 - ours
+        f"GROUP BY minutes ORDER BY minutes LIMIT {MAX_BINS}",
+        [gap_s, since],
+    ).records()
+    pageviews = store.query(
+        f"SELECT pageview_count, count(*) AS sessions {complete} "  # noqa: S608 - ours
+        f"GROUP BY pageview_count ORDER BY pageview_count LIMIT {MAX_BINS}",
+        [since],
+    ).records()
+    return SessionHistograms(
+        [{"minutes": int(r["minutes"]), "sessions": int(r["sessions"])} for r in lengths],
+        [
+            {"pageview_count": int(r["pageview_count"]), "sessions": int(r["sessions"])}
+            for r in pageviews
+        ],
     )
-    return store.query(sql, [gap_s, since, limit]).records()
 
 
 def health_counts(store: Store) -> dict[str, int]:
@@ -227,7 +254,6 @@ CHARTED_TABLES = (
     "pageview_session",
     "sessions_by_device",
 )
-MAX_USER_SESSIONS = 20_000
 
 
 @dataclass(frozen=True)
@@ -237,7 +263,7 @@ class Refresh:
     status: Status
     kpis: list[Kpi]
     windows: dict[str, list[dict[str, Any]]]  # CHARTED_TABLES' rows in the time range
-    user_sessions: list[Any]
+    sessions: SessionHistograms
     health: dict[str, int]
     dead_letters: list[dict[str, Any]]
 
@@ -252,9 +278,7 @@ def refresh(store: Store, hours: float) -> Refresh | None:
         status=current,
         kpis=kpis(store),
         windows={table: window_rows(store, table, since) for table in CHARTED_TABLES},
-        user_sessions=user_session_rows(
-            store, since, current.user_session_gap_s, limit=MAX_USER_SESSIONS
-        ),
+        sessions=session_histograms(store, since, current.user_session_gap_s),
         health=health_counts(store),
         dead_letters=latest_dead_letters(store),
     )

@@ -6,6 +6,7 @@ venv (flink_submit.py), which submits it remotely with PyFlink and prints the jo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -55,10 +56,7 @@ def submit_job(
     group_id: str = "pageviews-flink",
 ) -> str:
     """Submit the job; return its id. `bounded` reads the topics up to their current end."""
-    request = {
-        "statements": flink_sql.statements(config, windows, bounded, group_id),
-        "options": job_options(config, name),
-    }
+    request = job_request(config, windows, bounded, name, group_id)
     script = Path(__file__).with_name("flink_submit.py")
     with tempfile.TemporaryDirectory(prefix="pageviews-flink-") as tmp:
         path = Path(tmp) / "request.json"
@@ -83,6 +81,34 @@ def submit_job(
         raise ServiceError("submitting the Flink job failed:\n" + "\n".join(lines)[-6000:])
     last = result.stdout.strip().splitlines()[-1]
     return str(json.loads(last)["job_id"])
+
+
+# Compiled plans kept in the cache (2 MB each): the newest ones.
+KEPT_PLANS = 20
+
+
+def job_request(
+    config: StackConfig, windows: WindowConfig, bounded: bool, name: str, group_id: str
+) -> dict[str, Any]:
+    """What flink_submit.py reads: the statements, the options, and where the job's compiled
+    plan is kept. Its name is a digest of what the plan depends on, so that a change of SQL,
+    options or Flink version plans anew. Neither the job's name nor its consumer group (also
+    the prefix of its transactional ids) is in the plan: a test or a bench with a group of
+    its own still finds it."""
+    statements = flink_sql.statements(config, windows, bounded, group_id)
+    options = job_options(config, name)
+    planned = {k: v for k, v in options.items() if k != "pipeline.name"}
+    key = [config.flink.version, [s.replace(group_id, "?") for s in statements], planned]
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    directory = config.cache / "flink-plans"
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-KEPT_PLANS]:
+        old.unlink(missing_ok=True)
+    return {
+        "statements": statements,
+        "options": options,
+        "plan_file": str(directory / f"{digest}.json"),
+    }
 
 
 def job_status(config: StackConfig, job_id: str) -> str:
