@@ -235,11 +235,7 @@ def freshness(
         for record in read_topic(config, config.topics.late_events)
         if record.value is not None and run_tag.encode() in record.value
     )
-    delays = []
-    for i, sent in enumerate(sent_at):
-        seen = next((t for t, visible in polls if visible >= i + 1 and t >= sent), None)
-        if seen is not None:
-            delays.append(seen - sent)
+    delays = _delays(sent_at, polls)
     return {
         "target_rate": rate,
         "events": count,
@@ -251,6 +247,21 @@ def freshness(
         "measures": "produce to Kafka -> counted in Pinot's pageview_tumbling (live row), "
         f"after a warm-up of the same rate, dated {behind_ms // 60_000} min earlier",
     }
+
+
+def _delays(sent_at: list[float], polls: list[tuple[float, int]]) -> list[float]:
+    """For the i-th page view sent: the first poll at or after its sending that saw at least
+    i + 1 counted, minus when it was sent. Both the sending times and the thresholds grow, so
+    one pass over each list finds them all."""
+    delays = []
+    first = 0
+    for i, sent in enumerate(sent_at):
+        while first < len(polls) and (polls[first][1] < i + 1 or polls[first][0] < sent):
+            first += 1
+        if first == len(polls):
+            break
+        delays.append(polls[first][0] - sent)
+    return delays
 
 
 class _TimedPinot(PinotStore):
