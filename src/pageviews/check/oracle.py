@@ -54,9 +54,10 @@ BOUNDED_JOB_FINAL_MS = 2**62
 class StackRules:
     """The Flink job's rules, for `pageviews check --backend stack` on a finished replay.
 
-    - `bounds(seq, prior_max_ms)`: per page view and user session, the greatest event time that
-      moved the watermark before it in its Kafka partition (NULL: none). The job's watermark at
-      the record is at most `prior_max_ms - lateness`, whatever the other partitions did.
+    - `bounds`, a table with columns seq and prior_max_ms: per page view and user session, the
+      greatest event time that moved the watermark before it in its Kafka partition (NULL:
+      none). The job's watermark at the record is at most `prior_max_ms - lateness`, whatever
+      the other partitions did.
     - `reported(view, start_ms, seq)`: the late rows the job wrote, by window start (a session
       view: the event time) and the seq of the record.
 

@@ -36,7 +36,7 @@ from pageviews.store.pinot_copy import MAX_ROWS, copy_table
 from pageviews.store.pinot_store import PinotStore
 
 SERVED_SCHEMA = "served"
-BOUNDS, POSITIONS, REPORTED = "stack_bounds", "stack_positions", "stack_reported"
+POSITIONS, REPORTED = "stack_positions", "stack_reported"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def check_stack(
     try:
         _register_positions(con, records)
         _reported_late(con, pinot)
-        expected = expected_tables(con, config, StackRules(bounds=BOUNDS, reported=REPORTED))
+        expected = expected_tables(con, config, StackRules(bounds=POSITIONS, reported=REPORTED))
         tables = [t for t in RESULT_TABLES if t.name in expected and t is not LATE_EVENTS]
         for table in tables:
             copy_table(pinot, con, table, SERVED_SCHEMA)
@@ -109,8 +109,8 @@ def check_stack(
 
 
 def _register_positions(con: duckdb.DuckDBPyConnection, records: Sequence[InputRecord]) -> None:
-    """stack_positions(seq, record_type, event_partition, event_offset) and
-    stack_bounds(seq, prior_max_ms)."""
+    """stack_positions(seq, record_type, event_partition, event_offset, prior_max_ms): where
+    each record is in Kafka, and the bound its partition puts on the watermark there."""
     stored = _scalar(
         con,
         "SELECT count(*) FROM (SELECT seq FROM raw_pageviews UNION ALL SELECT seq FROM "
@@ -130,8 +130,7 @@ def _register_positions(con: duckdb.DuckDBPyConnection, records: Sequence[InputR
         }
     )
     con.register("positions_arrow", table)
-    for name, columns in ((POSITIONS, "* EXCLUDE (prior_max_ms)"), (BOUNDS, "seq, prior_max_ms")):
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {columns} FROM positions_arrow")  # noqa: S608
+    con.execute(f"CREATE TEMP TABLE {POSITIONS} AS FROM positions_arrow")
     con.unregister("positions_arrow")
 
 
