@@ -475,6 +475,12 @@ def test_records_of_other_clients_are_checked_in_full(stack: StackConfig) -> Non
         orjson.dumps(canonical | {"session_id": f'{tag}-"3"'}).decode(),
         f'{{"session_id":"{tag}-\\u00e9","user_id":3,"source":"Inbox",'
         f'"event_timestamp":"2026-01-01T00:00:01.000Z"}}',
+        # nested deeper than Python's or Jackson's default limit, in a field not read
+        orjson.dumps(canonical | {"session_id": f"{tag}-4"}).decode()[:-1]
+        + ',"extra":'
+        + "[" * 3_000
+        + "]" * 3_000
+        + "}",
     ]
     invalid = [
         orjson.dumps(canonical).decode()[:-1] + ",}",  # trailing comma

@@ -96,3 +96,43 @@ def test_a_repeated_key_reads_as_its_first_value() -> None:
         'SELECT CAST(json_transform(\'{"k": 1, "k": 2}\', \'{"k":"JSON"}\').k AS VARCHAR)'
     ).fetchone()
     assert row == ("1",)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=12,
+)
+_PIECES = list(' \t\n\r,:[]{}"\\0123456789.eE+-') + ["NaN", "true", "nul", "\\u00e9", "\x7f", "é"]
+
+
+def _outcome(read: Any, line: str) -> tuple[str, str]:
+    """What a reader makes of a line: the value written back, or that it is not JSON."""
+    try:
+        return ("value", json_text.text(read(line)))
+    except ValueError:  # NotJson, or json's own error
+        return ("not JSON", "")
+
+
+@settings(max_examples=1_000, deadline=None)
+@given(_JSON_VALUES, st.integers(0, 40), st.sampled_from(_PIECES), st.booleans())
+def test_the_deep_reader_reads_what_the_c_decoder_reads(
+    value: Any, at: int, piece: str, mutate: bool
+) -> None:
+    """The loop that reads lines nested too deep for the C decoder has the same grammar: on
+    valid texts (with spaces between tokens) and on texts one piece away from valid."""
+    line = json.dumps(value, indent=at % 3 or None, ensure_ascii=at % 2 == 0)
+    if mutate:
+        at = at % (len(line) + 1)
+        line = line[:at] + piece + line[at:]
+    assert _outcome(json_text._parse_deep, line) == _outcome(json_text._DECODER.decode, line)
+
+
+@pytest.mark.parametrize("depth", [2_000, 30_000])
+def test_nesting_deeper_than_the_recursion_limit_is_valid_json(depth: int) -> None:
+    array = "[" * depth + '1,{"k": [2.50, "\\u00e9"]}' + "]" * depth
+    nested_objects = '{"a":' * depth + "null" + "}" * depth
+    for value in (array, nested_objects):
+        assert _python_text(value) == _duckdb_texts([value])[0]
+    with pytest.raises(json_text.NotJson):
+        json_text.parse("[" * depth + "1,]" + "]" * (depth - 1))

@@ -7,7 +7,8 @@ becomes `"é"`). So here:
 
 - `parse` is Python's strict JSON (no NaN or Infinity), where a repeated key keeps its first
   value, a lone surrogate is not valid JSON, and a number too large for a float or an int is kept
-  as the text it was written as;
+  as the text it was written as; nesting deeper than Python's recursion limit is valid JSON
+  still (DuckDB reads it), read by a loop with the same grammar;
 - `text` writes a value back: compact, floats in the shortest form that reads back the same
   (decimal notation from 1e-6 up to 1e21, else an exponent), controls escaped with upper-case
   hex. tests/test_json_text.py compares it with DuckDB's.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -71,7 +73,9 @@ def parse(line: str) -> Any:
     """The JSON value of a line; raises NotJson."""
     try:
         value = _DECODER.decode(line)
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        value = _parse_deep(line)
+    except ValueError as error:
         raise NotJson(str(error)) from error
     # Only an escape can make a lone surrogate; DuckDB refuses those as not valid JSON.
     if "\\ud" in line or "\\uD" in line:
@@ -80,6 +84,107 @@ def parse(line: str) -> Any:
         except UnicodeEncodeError as error:
             raise NotJson("a lone surrogate") from error
     return value
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# json.scanner's number grammar, with ASCII digits only (as its C scanner reads them).
+_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_LITERALS = {"null": None, "true": True, "false": False}
+
+
+class _Deep:
+    """A loop that reads what the C decoder reads, with its own stack instead of recursion:
+    the same tokens (json.decoder's strict string reader, the number grammar above), the same
+    hooks for objects and numbers."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.pos = 0
+
+    def fail(self, what: str) -> NotJson:
+        return NotJson(f"{what} at character {self.pos}")
+
+    def skip(self) -> str:
+        """Skip whitespace; the next character, or '' at the end."""
+        match = _WHITESPACE.match(self.line, self.pos)
+        assert match is not None  # the pattern matches the empty string
+        self.pos = match.end()
+        return self.line[self.pos : self.pos + 1]
+
+    def string(self) -> str:
+        try:
+            value, self.pos = json.decoder.scanstring(self.line, self.pos + 1, True)  # type: ignore[attr-defined]
+        except ValueError as error:
+            raise NotJson(str(error)) from error
+        return value  # type: ignore[no-any-return]
+
+    def key(self) -> str:
+        if self.skip() != '"':
+            raise self.fail("expected a key")
+        key = self.string()
+        if self.skip() != ":":
+            raise self.fail("expected ':'")
+        self.pos += 1
+        return key
+
+    def scalar(self, first: str) -> Any:
+        if first == '"':
+            return self.string()
+        number = _NUMBER.match(self.line, self.pos)
+        if number is not None:
+            self.pos = number.end()
+            integer, fraction, exponent = number.groups()
+            if fraction or exponent:
+                return _float(number.group())
+            return _int(integer)
+        for word, value in _LITERALS.items():
+            if self.line.startswith(word, self.pos):
+                self.pos += len(word)
+                return value
+        raise self.fail("expected a value")
+
+    def read(self) -> Any:
+        # Each open container: its items (values, or key-value pairs) and its key if an object.
+        open_items: list[list[Any]] = []
+        open_keys: list[str | None] = []
+        while True:
+            first = self.skip()
+            if first in ("[", "{"):
+                self.pos += 1
+                closer = "]" if first == "[" else "}"
+                if self.skip() == closer:
+                    self.pos += 1
+                    value: Any = [] if first == "[" else _object([])
+                else:
+                    open_items.append([])
+                    open_keys.append(self.key() if first == "{" else None)
+                    continue
+            else:
+                value = self.scalar(first)
+            # Put the value in its container; close every container that ends here.
+            while open_items:
+                key = open_keys[-1]
+                open_items[-1].append(value if key is None else (key, value))
+                following = self.skip()
+                self.pos += 1
+                if following == ",":
+                    if key is not None:
+                        open_keys[-1] = self.key()
+                    break
+                if following != ("]" if key is None else "}"):
+                    self.pos -= 1
+                    raise self.fail("expected ',' or the container's end")
+                items = open_items.pop()
+                open_keys.pop()
+                value = items if key is None else _object(items)
+            else:
+                if self.skip():
+                    raise self.fail("extra data")
+                return value
+
+
+def _parse_deep(line: str) -> Any:
+    return _Deep(line).read()
 
 
 def kind(value: Any) -> str:
@@ -125,8 +230,7 @@ def _double(value: float) -> str:
     return f"{sign}{mantissa}e{point - 1}"
 
 
-def text(value: Any) -> str:
-    """A JSON value written back compactly, as DuckDB writes it."""
+def _scalar_text(value: Any) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -141,9 +245,36 @@ def text(value: Any) -> str:
         return value.text
     if isinstance(value, str):
         return _string(value)
-    if isinstance(value, list):
-        return "[" + ",".join(text(item) for item in value) + "]"
-    if isinstance(value, dict):
-        pairs = value.pairs if isinstance(value, JsonObject) else list(value.items())
-        return "{" + ",".join(f"{_string(key)}:{text(item)}" for key, item in pairs) + "}"
     raise TypeError(f"not a JSON value: {value!r}")
+
+
+def text(value: Any) -> str:
+    """A JSON value written back compactly, as DuckDB writes it (a loop, not recursion: a value
+    may be nested thousands deep)."""
+    out: list[str] = []
+    # Work to do, last first: values to write, and punctuation (str) to write as it is.
+    todo: list[tuple[bool, Any]] = [(False, value)]
+    while todo:
+        is_punctuation, item = todo.pop()
+        if is_punctuation:
+            out.append(item)
+        elif isinstance(item, list):
+            out.append("[")
+            todo.append((True, "]"))
+            for index in reversed(range(len(item))):
+                todo.append((False, item[index]))
+                if index:
+                    todo.append((True, ","))
+        elif isinstance(item, dict):
+            pairs = item.pairs if isinstance(item, JsonObject) else list(item.items())
+            out.append("{")
+            todo.append((True, "}"))
+            for index in reversed(range(len(pairs))):
+                key, member = pairs[index]
+                todo.append((False, member))
+                todo.append((True, _string(key) + ":"))
+                if index:
+                    todo.append((True, ","))
+        else:
+            out.append(_scalar_text(item))
+    return "".join(out)
