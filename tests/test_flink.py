@@ -22,7 +22,13 @@ from confluent_kafka import Producer
 
 from helpers import pageviews
 from pageviews.model import reasons
-from pageviews.model.records import BLANK_CHARACTERS, MAX_LINE_BYTES, PAGEVIEW, USERSESSION
+from pageviews.model.records import (
+    BLANK_CHARACTERS,
+    MAX_JSON_DEPTH,
+    MAX_LINE_BYTES,
+    PAGEVIEW,
+    USERSESSION,
+)
 from pageviews.sources.generator import GeneratorConfig, generate_lines
 from pageviews.stack import flink_job
 from pageviews.stack.config import StackConfig
@@ -457,6 +463,12 @@ def _topic_reason(raw: str) -> str | None:
     return None
 
 
+def _nested_extra(record: dict[str, Any], depth: int) -> str:
+    """The record with a field nested so that the line is `depth` levels deep."""
+    inner = depth - 1
+    return orjson.dumps(record).decode()[:-1] + ',"extra":' + "[" * inner + "]" * inner + "}"
+
+
 def test_records_of_other_clients_are_checked_in_full(stack: StackConfig) -> None:
     """Records written straight to the topic, not in our producer's canonical form: the valid
     ones are counted, each invalid one is a dead letter with the model's reason, and strict
@@ -475,12 +487,7 @@ def test_records_of_other_clients_are_checked_in_full(stack: StackConfig) -> Non
         orjson.dumps(canonical | {"session_id": f'{tag}-"3"'}).decode(),
         f'{{"session_id":"{tag}-\\u00e9","user_id":3,"source":"Inbox",'
         f'"event_timestamp":"2026-01-01T00:00:01.000Z"}}',
-        # nested deeper than Python's or Jackson's default limit, in a field not read
-        orjson.dumps(canonical | {"session_id": f"{tag}-4"}).decode()[:-1]
-        + ',"extra":'
-        + "[" * 3_000
-        + "]" * 3_000
-        + "}",
+        _nested_extra(canonical | {"session_id": f"{tag}-4"}, MAX_JSON_DEPTH),
     ]
     invalid = [
         orjson.dumps(canonical).decode()[:-1] + ",}",  # trailing comma
@@ -495,6 +502,7 @@ def test_records_of_other_clients_are_checked_in_full(stack: StackConfig) -> Non
         orjson.dumps(canonical | {"event_timestamp": 1_000}).decode(),
         orjson.dumps(canonical | {"event_timestamp": "2026-01-01 00:00:01\n"}).decode(),
         f'["{tag}"]',
+        _nested_extra(canonical, MAX_JSON_DEPTH + 1),
         orjson.dumps(canonical | {"session_id": tag + "x" * 200_000}).decode(),
     ]
     blank = "\x0b\x0c\x0b"  # blank by the model's list of blank characters, not JSON's

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pageviews.engine.parse import parse_batch
-from pageviews.model.records import RECORD_TYPES, Kind
+from pageviews.model.records import MAX_JSON_DEPTH, RECORD_TYPES, Kind
 from pageviews.validation.precise import OUTPUT_COLUMNS, define_macros, precise_rows
 from pageviews.validation.record import InvalidRecord, timestamp_ms, validate_line
 
@@ -178,6 +178,7 @@ def _values() -> st.SearchStrategy[str]:
         texts.map(json.dumps),
         texts.map(lambda text: json.dumps(text, ensure_ascii=False)),
         st.integers(1, 60).map(_nested),
+        st.integers(MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH + 1).map(_nested),  # at the limit
     )
 
 

@@ -117,6 +117,9 @@ TYPE_NAMES = ("pageview", "usersession", "user")
 
 # Limits on input lines and timestamps (docs/semantics.md, sections 1 and 9).
 MAX_LINE_BYTES = 64 * 1024
+# Deeper JSON is not valid JSON: the limit of Jackson, which Flink reads JSON with (each object
+# or array is a level, the line's own object the first).
+MAX_JSON_DEPTH = 1_000
 MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_AHEAD_OF_WALL_CLOCK_MS = 24 * 3600 * 1000
 # An integer (and an epoch-ms timestamp) is a JSON number without fraction or exponent that fits

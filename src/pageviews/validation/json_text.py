@@ -7,8 +7,9 @@ becomes `"é"`). So here:
 
 - `parse` is Python's strict JSON (no NaN or Infinity), where a repeated key keeps its first
   value, a lone surrogate is not valid JSON, and a number too large for a float or an int is kept
-  as the text it was written as; nesting deeper than Python's recursion limit is valid JSON
-  still (DuckDB reads it), read by a loop with the same grammar;
+  as the text it was written as, and nesting deeper than MAX_JSON_DEPTH levels is not valid
+  JSON (a line that may be that deep is read by a loop of the same grammar, as is one deeper
+  than Python's recursion limit);
 - `text` writes a value back: compact, floats in the shortest form that reads back the same
   (decimal notation from 1e-6 up to 1e21, else an exponent), controls escaped with upper-case
   hex. tests/test_json_text.py compares it with DuckDB's.
@@ -22,6 +23,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from pageviews.model.records import MAX_JSON_DEPTH
 
 
 class NotJson(ValueError):
@@ -72,7 +75,11 @@ _DECODER = json.JSONDecoder(
 def parse(line: str) -> Any:
     """The JSON value of a line; raises NotJson."""
     try:
-        value = _DECODER.decode(line)
+        # Only a line with that many brackets can be too deep: the loop counts its levels.
+        if line.count("[") + line.count("{") > MAX_JSON_DEPTH:
+            value = _parse_deep(line)
+        else:
+            value = _DECODER.decode(line)
     except RecursionError:
         value = _parse_deep(line)
     except ValueError as error:
@@ -95,7 +102,7 @@ _LITERALS = {"null": None, "true": True, "false": False}
 class _Deep:
     """A loop that reads what the C decoder reads, with its own stack instead of recursion:
     the same tokens (json.decoder's strict string reader, the number grammar above), the same
-    hooks for objects and numbers."""
+    hooks for objects and numbers; and it refuses nesting deeper than MAX_JSON_DEPTH."""
 
     def __init__(self, line: str) -> None:
         self.line = line
@@ -150,6 +157,8 @@ class _Deep:
         while True:
             first = self.skip()
             if first in ("[", "{"):
+                if len(open_items) >= MAX_JSON_DEPTH:
+                    raise self.fail(f"nested deeper than {MAX_JSON_DEPTH} levels")
                 self.pos += 1
                 closer = "]" if first == "[" else "}"
                 if self.skip() == closer:

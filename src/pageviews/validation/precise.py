@@ -21,6 +21,7 @@ from pageviews.model import reasons
 from pageviews.model.records import (
     BLANK_CHARACTERS,
     MAX_AHEAD_OF_WALL_CLOCK_MS,
+    MAX_JSON_DEPTH,
     MAX_LINE_BYTES,
     MIN_EVENT_MS,
     RECORD_TYPES,
@@ -196,12 +197,36 @@ def _lenient_json(line: str) -> str:
     )
 
 
+_NOT_A_BRACKET = "[^\\[\\]{}]"
+
+
+def _too_deep_sql(lines: str) -> str:
+    """CTEs: the seq of every line nested deeper than MAX_JSON_DEPTH (only a line that
+    json_valid() takes is meant). DuckDB reads any depth, so the levels are counted: only in
+    lines with enough brackets, strings blanked out, as a running sum of +1 per opening and -1
+    per closing bracket."""
+    openings = "strlen(line) - strlen(replace(replace(line, '[', ''), '{', ''))"
+    blanked = f"regexp_replace(line, {_quote(_JSON_STRING)}, '\"\"', 'g')"
+    return f"""
+bracketed AS (
+    SELECT seq, regexp_replace({blanked}, {_quote(_NOT_A_BRACKET)}, '', 'g') AS brackets
+    FROM {lines}
+    WHERE {openings} > {MAX_JSON_DEPTH} AND pre_reason IS NULL
+), levels AS (
+    SELECT seq, sum(CASE WHEN bracket IN ('[', '{{') THEN 1 ELSE -1 END)
+        OVER (PARTITION BY seq ORDER BY position) AS level
+    FROM bracketed, unnest(string_split(brackets, '')) WITH ORDINALITY AS b(bracket, position)
+), too_deep AS (
+    SELECT seq FROM levels GROUP BY seq HAVING max(level) > {MAX_JSON_DEPTH}
+)"""  # noqa: S608 - only model constants are rendered
+
+
 def _typed_lines_sql(lines: str) -> str:
     """CTEs from a table of lines (seq, line, pre_reason) to one typed row per line."""
     raws = ", ".join(jv.raw_sql(key) for key in _KEYS)
     typed = ",\n ".join(_typed_sql(field) for field in OUTPUT_COLUMNS.values())
     return f"""
-WITH shape AS (
+WITH {_too_deep_sql(lines)}, shape AS (
     -- Decide JSON-ness first: json_* functions raise on malformed input.
     SELECT seq, line,
         CASE WHEN pre_reason IS NOT NULL THEN pre_reason
@@ -209,6 +234,7 @@ WITH shape AS (
              WHEN trim(line, {_characters(BLANK_CHARACTERS)}) = ''
                 THEN {_reason(reasons.EMPTY_LINE, "")}
              WHEN NOT json_valid(line) OR ({_lenient_json("line")})
+                    OR seq IN (SELECT seq FROM too_deep)
                 THEN {_reason(reasons.NOT_JSON, "")}
              WHEN json_type(line) <> 'OBJECT' THEN {_not_an_object()}
         END AS shape_reason
